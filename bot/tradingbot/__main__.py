@@ -1,0 +1,68 @@
+"""Command line: ``tradingbot run`` (also ``python -m tradingbot run``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+from tradingbot import __version__
+from tradingbot.app import run_bot
+from tradingbot.config import Settings, SettingsError, load_settings, setting_sources
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tradingbot", description="Self-learning options paper-trading bot.")
+    parser.add_argument("--version", action="version", version=f"tradingbot {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser(
+        "run",
+        help="paper-trade on the chosen market source",
+        description="Paper-trade options on the chosen market source. Every flag can also be set by its "
+        "environment variable (shown in brackets); a flag overrides its variable.",
+    )
+    for name, (env, flag) in setting_sources().items():
+        field = Settings.model_fields[name]
+        default = field.default
+        shown = ",".join(default) if isinstance(default, tuple) else default
+        run.add_argument(
+            flag,
+            dest=name,
+            default=None,
+            metavar=env,
+            help=f"{field.description} [env {env}, default {shown}]",
+        )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse arguments, run the command, return the process exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(os.environ, vars(args))
+    except SettingsError as error:
+        print(f"tradingbot: {error}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stdout,
+    )
+    asyncio.run(_run(settings))
+    return 0
+
+
+async def _run(settings: Settings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await run_bot(settings, stop)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,173 @@
+"""The bot's settings: one typed, frozen object, parsed once from environment variables and flags.
+
+Every setting has an environment variable (the contract with the Kubernetes operator, which renders
+them into the bot's pod) and a ``tradingbot run`` flag; a flag overrides its variable, which
+overrides the default. ``SETTINGS_TABLE`` in the README is generated from the same fields.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+
+SYMBOL_PATTERN = re.compile(r"^[A-Z]{1,5}(\.[A-Z]{1,2})?$")
+"""An upper-case US ticker, optionally with a share-class suffix (``BRK.B``)."""
+
+
+class SettingsError(ValueError):
+    """Settings that cannot be used; the message names the variable or flag and what to fix."""
+
+
+def _setting(default: object, env: str, flag: str, help: str, **constraints: Any) -> Any:  # noqa: ANN401
+    """A field carrying its environment variable and flag (pydantic's ``Field`` is typed ``Any``)."""
+    return Field(default, description=help, json_schema_extra={"env": env, "flag": flag}, **constraints)
+
+
+class Settings(BaseModel):
+    """Everything ``tradingbot run`` needs to know. Money in USD, durations in seconds unless named."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    symbols: tuple[str, ...] = _setting(
+        ("SPY", "QQQ"), "SYMBOLS", "--symbols", "comma-separated underlyings traded over one shared portfolio"
+    )
+    initial_capital: Annotated[float, Field(gt=0, allow_inf_nan=False)] = _setting(
+        100_000.0, "INITIAL_CAPITAL", "--capital", "starting cash of the paper account, USD"
+    )
+    source: Literal["sim"] = _setting(
+        "sim", "MARKET_SOURCE", "--source", "market data source: sim (the built-in seeded simulator)"
+    )
+    seed: int = _setting(0, "SEED", "--seed", "seed of the simulator and of the random policy", ge=0)
+    policy: Literal["random", "hold"] = _setting(
+        "random",
+        "POLICY",
+        "--policy",
+        "who chooses actions: random (seeded uniform choice among valid actions) or hold (never trades)",
+    )
+    max_steps: int = _setting(0, "MAX_STEPS", "--max-steps", "exit after this many steps; 0 runs until stopped", ge=0)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = _setting(
+        "INFO", "LOG_LEVEL", "--log-level", "logging level; DEBUG also logs every fill"
+    )
+    log_interval_s: float = _setting(
+        5.0, "LOG_INTERVAL", "--log-interval", "seconds between progress lines", gt=0, allow_inf_nan=False
+    )
+    step_interval_s: float = _setting(
+        0.0,
+        "STEP_INTERVAL",
+        "--step-interval",
+        "seconds to wait between steps (0: as fast as the simulator goes)",
+        ge=0,
+        allow_inf_nan=False,
+    )
+    steps_per_day: int = _setting(
+        390,
+        "STEPS_PER_DAY",
+        "--steps-per-day",
+        "simulator steps per 390-minute trading session",
+        ge=1,
+        le=23_400,
+    )
+    commission_per_contract: float = _setting(
+        0.65,
+        "COMMISSION_PER_CONTRACT",
+        "--commission",
+        "broker commission per option contract, USD",
+        ge=0,
+        allow_inf_nan=False,
+    )
+    regulatory_fee_per_contract: float = _setting(
+        0.05,
+        "REGULATORY_FEE_PER_CONTRACT",
+        "--regulatory-fee",
+        "regulatory and clearing fees per option contract, USD",
+        ge=0,
+        allow_inf_nan=False,
+    )
+    contracts_per_trade: int = _setting(
+        1, "CONTRACTS_PER_TRADE", "--contracts-per-trade", "contracts bought by one buy action", ge=1
+    )
+    max_contracts_per_position: int = _setting(
+        10, "MAX_CONTRACTS_PER_POSITION", "--max-contracts", "most contracts held in any one option", ge=1
+    )
+    max_open_positions: int = _setting(
+        20, "MAX_OPEN_POSITIONS", "--max-positions", "most distinct options held at once", ge=1
+    )
+    expiry_cutoff_minutes: float = _setting(
+        45.0,
+        "EXPIRY_CUTOFF_MINUTES",
+        "--expiry-cutoff",
+        "sell positions expiring today at the bid this many minutes before the 16:00 close; 0 holds them "
+        "to cash settlement at intrinsic value",
+        ge=0,
+        lt=390,
+        allow_inf_nan=False,
+    )
+    max_data_age_s: float = _setting(
+        120.0,
+        "MAX_DATA_AGE",
+        "--max-data-age",
+        "quotes older than this many seconds make an underlying untradable",
+        gt=0,
+        allow_inf_nan=False,
+    )
+
+    @field_validator("symbols", mode="before")
+    @classmethod
+    def _split_symbols(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("symbols")
+    @classmethod
+    def _check_symbols(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("at least one symbol is required, e.g. SPY,QQQ")
+        bad = [s for s in value if not SYMBOL_PATTERN.match(s)]
+        if bad:
+            raise ValueError(f"not upper-case tickers: {', '.join(bad)} (expected e.g. SPY or BRK.B)")
+        if len(set(value)) != len(value):
+            raise ValueError(f"duplicate symbols in {','.join(value)}")
+        return value
+
+    @field_validator("log_level", "policy", "source", mode="before")
+    @classmethod
+    def _normalise_case(cls, value: object, info: ValidationInfo) -> object:
+        if isinstance(value, str):
+            return value.strip().upper() if info.field_name == "log_level" else value.strip().lower()
+        return value
+
+
+def setting_sources() -> dict[str, tuple[str, str]]:
+    """Each setting's (environment variable, flag)."""
+    sources = {}
+    for name, field in Settings.model_fields.items():
+        extra = field.json_schema_extra
+        assert isinstance(extra, dict)
+        sources[name] = (str(extra["env"]), str(extra["flag"]))
+    return sources
+
+
+def load_settings(environ: Mapping[str, str], overrides: Mapping[str, object] | None = None) -> Settings:
+    """Settings from ``environ`` (variables) and ``overrides`` (flags, by field name; ``None`` = not given)."""
+    raw: dict[str, object] = {}
+    sources = setting_sources()
+    for name, (env, _flag) in sources.items():
+        value = (overrides or {}).get(name)
+        if value is None and environ.get(env, "").strip():
+            value = environ[env]
+        if value is not None:
+            raw[name] = value
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as error:
+        problems = []
+        for problem in error.errors():
+            field = str(problem["loc"][0]) if problem["loc"] else ""
+            env, flag = sources.get(field, (field, ""))
+            given = raw.get(field)
+            problems.append(f"{env} / {flag}: {problem['msg']} (got {given!r})")
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(problems)) from None

@@ -1,0 +1,1 @@
+"""The paper-trading environment: action table, portfolio accounting, observations and rewards."""

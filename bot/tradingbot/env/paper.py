@@ -1,0 +1,393 @@
+"""``PaperTradingEnvironment``: the market, the paper portfolio and the action table, stepped together.
+
+One step: execute one action per underlying at the current snapshot (buys at the ask, closes at the
+bid), advance the market, mark positions to the new quotes' mids, close positions expiring today
+at the cut-off and settle expired ones at intrinsic value, then compute the reward and the next
+observation. ``done`` is true at the 16:00 close, which ends a trading episode; in online use the
+portfolio carries on and ``done`` only cuts recurrent state and advantage estimation there.
+
+Nothing trades on unusable data: an underlying whose quote is missing, NaN, crossed or older than
+``max_data_age_s``, or whose chain is empty, has every action but hold masked, and an action that
+is masked when it executes is refused with a reason (reported in ``StepInfo.rejections``) and
+changes nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from tradingbot.env.actions import (
+    ACTIONS,
+    BUY_ACTIONS,
+    HOLD,
+    NUM_ACTIONS,
+    BuyOption,
+    ClosePositions,
+    CloseSelector,
+    check_action,
+)
+from tradingbot.env.chain_layout import ChainLayout, LayoutCache
+from tradingbot.env.observation import OBSERVATION_SIZE, ObservationBuilder, PositionLimits
+from tradingbot.env.portfolio import FeeSchedule, Fill, Portfolio, Position
+from tradingbot.env.reward import step_reward
+from tradingbot.market.clock import SESSION_MINUTES, eastern, session_close_ms, session_minute
+from tradingbot.market.pricing import intrinsic_value
+from tradingbot.market.simulator import TRADING_DAYS_PER_YEAR
+from tradingbot.market.source import MarketSource
+from tradingbot.market.types import BoolArray, MarketSnapshot, OptionChain
+
+Observation = npt.NDArray[np.float32]
+"""Shape (n_symbols, OBSERVATION_SIZE), float32."""
+_MAX_STRIKE_MISS = 0.02
+"""A buy resolves only to a strike within this fraction of the spot of its target strike."""
+
+
+@dataclass(frozen=True, slots=True)
+class EnvironmentConfig:
+    """Trading rules of the paper account. Money in USD."""
+
+    initial_capital: float = 100_000.0
+    fees: FeeSchedule = field(default_factory=FeeSchedule)
+    contracts_per_trade: int = 1
+    max_contracts_per_position: int = 10
+    max_open_positions: int = 20
+    expiry_cutoff_minutes: float = 45.0
+    """Positions expiring today are sold at the bid this many minutes before the close; 0 holds them to settlement."""
+    max_data_age_s: float = 120.0
+    """A quote older than this (seconds, against the snapshot's time) makes its underlying untradable."""
+    steps_per_day: int = SESSION_MINUTES
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.initial_capital) and self.initial_capital > 0):
+            raise ValueError(f"initial capital must be positive, got {self.initial_capital!r}")
+        if min(self.contracts_per_trade, self.max_contracts_per_position, self.max_open_positions) < 1:
+            raise ValueError("contracts per trade and position limits must be at least 1")
+        if self.contracts_per_trade > self.max_contracts_per_position:
+            raise ValueError("contracts per trade cannot exceed the per-position contract limit")
+        if not 0 <= self.expiry_cutoff_minutes < SESSION_MINUTES:
+            raise ValueError("the expiry cut-off must lie within the session")
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """An action that was not executed, and why."""
+
+    symbol: str
+    action: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class StepInfo:
+    """What a step did and where the account stands after it (USD)."""
+
+    timestamp_ms: int
+    fills: tuple[Fill, ...]
+    rejections: tuple[Rejection, ...]
+    stale_symbols: tuple[str, ...]
+    portfolio_value: float
+    cash: float
+    realized_pnl: float
+    unrealized_pnl: float
+    trades: int
+    win_rate: float
+
+
+class StepResult(NamedTuple):
+    """The seed's ``(observation, reward, done, info)``."""
+
+    observation: Observation
+    reward: float
+    done: bool
+    info: StepInfo
+
+
+@dataclass(slots=True)
+class _SymbolView:
+    """One underlying at the current snapshot, as the environment may use it."""
+
+    spot: float
+    chain: OptionChain | None
+    tradable: bool
+    buy_targets: list[int]
+    """Chain index of each buy action's contract (in ``BUY_ACTIONS`` order), -1 when none resolves."""
+
+
+def _valid_quote(bid: float, ask: float) -> bool:
+    return math.isfinite(bid) and math.isfinite(ask) and 0 <= bid <= ask and ask > 0
+
+
+def _resolve_buys(chain: OptionChain, layout: ChainLayout, spot: float, today: int) -> list[int]:
+    """The contract each buy action would take: nearest expiry to the tier's target, nearest strike."""
+    targets = dict.fromkeys(BUY_ACTIONS, -1)
+    expiries = layout.expiries_after(today)
+    if expiries.size == 0:
+        return [-1] * len(BUY_ACTIONS)
+    days_out = expiries - today
+    for (call, target_days), group in _BUY_GROUPS.items():
+        miss = np.abs(days_out - target_days)
+        expiry = int(expiries[np.flatnonzero(miss == miss.min())[-1]])
+        for action, otm in group:
+            want = spot * (1 + otm) if call else spot * (1 - otm)
+            best = layout.nearest(expiry, call, want)
+            if best is not None and abs(chain.strike[best] - want) <= _MAX_STRIKE_MISS * spot:
+                targets[action] = best
+    return [targets[a] for a in BUY_ACTIONS]
+
+
+def _group_buys() -> dict[tuple[bool, int], list[tuple[int, float]]]:
+    """Buy actions grouped by (is call, target days): each group shares one expiry and one strike column."""
+    groups: dict[tuple[bool, int], list[tuple[int, float]]] = {}
+    for index in BUY_ACTIONS:
+        order = ACTIONS[index].order
+        assert isinstance(order, BuyOption)
+        groups.setdefault((order.contract_type == "call", order.target_days), []).append((index, order.otm))
+    return groups
+
+
+_BUY_GROUPS = _group_buys()
+
+
+class PaperTradingEnvironment:
+    """A paper account trading long options on every underlying of a market source."""
+
+    def __init__(self, source: MarketSource, config: EnvironmentConfig) -> None:
+        self.source = source
+        self.config = config
+        self.symbols = source.symbols
+        limits = PositionLimits(config.max_contracts_per_position, config.max_open_positions)
+        self._layouts = LayoutCache()
+        self._observer = ObservationBuilder(
+            self.symbols, TRADING_DAYS_PER_YEAR * config.steps_per_day, limits, self._layouts
+        )
+        self.portfolio = Portfolio(config.initial_capital, config.fees)
+        self.steps = 0
+        self._snapshot = source.current()
+        self._views = self._observe_market(self._snapshot)
+
+    @property
+    def observation_size(self) -> int:
+        """Length of each underlying's observation vector."""
+        return OBSERVATION_SIZE
+
+    @property
+    def snapshot(self) -> MarketSnapshot:
+        """The market snapshot the next actions will execute against."""
+        return self._snapshot
+
+    def reset(self) -> Observation:
+        """Start a new account with the initial capital at the current market; returns the observation."""
+        self.portfolio = Portfolio(self.config.initial_capital, self.config.fees)
+        self.steps = 0
+        return self._observation()
+
+    def observation(self) -> Observation:
+        """The current observation without stepping."""
+        return self._observation()
+
+    def action_mask(self) -> BoolArray:
+        """Valid actions now, shape (n_symbols, 31); hold is always valid."""
+        mask = np.zeros((len(self.symbols), NUM_ACTIONS), dtype=np.bool_)
+        mask[:, HOLD] = True
+        for i in range(len(self.symbols)):
+            for action in range(1, NUM_ACTIONS):
+                mask[i, action] = self._rejection(i, action) is None
+        return mask
+
+    def step(self, actions: Sequence[int] | npt.NDArray[np.integer]) -> StepResult:
+        """Execute one action per underlying (in ``symbols`` order), advance the market one step."""
+        chosen = self._check_actions(actions)
+        before = self.portfolio.value
+        fills: list[Fill] = []
+        rejections: list[Rejection] = []
+        for i, action in enumerate(chosen):
+            if action == HOLD:
+                continue
+            reason = self._rejection(i, action)
+            if reason is not None:
+                rejections.append(Rejection(self.symbols[i], action, reason))
+                continue
+            fills.extend(self._execute(i, action))
+
+        self._snapshot = self.source.advance()
+        self._views = self._observe_market(self._snapshot)
+        self._mark_positions()
+        fills.extend(self._expire_positions())
+        self.portfolio.update_peak()
+        self.steps += 1
+
+        portfolio = self.portfolio
+        info = StepInfo(
+            timestamp_ms=self._snapshot.timestamp_ms,
+            fills=tuple(fills),
+            rejections=tuple(rejections),
+            stale_symbols=tuple(s for s, v in zip(self.symbols, self._views, strict=True) if not v.tradable),
+            portfolio_value=portfolio.value,
+            cash=portfolio.cash,
+            realized_pnl=portfolio.realized_pnl,
+            unrealized_pnl=portfolio.unrealized_pnl,
+            trades=portfolio.trades,
+            win_rate=portfolio.win_rate,
+        )
+        reward = step_reward(before, portfolio.value, self.config.initial_capital)
+        done = session_minute(self._snapshot.timestamp_ms) >= SESSION_MINUTES
+        return StepResult(self._observation(), reward, done, info)
+
+    def _check_actions(self, actions: Sequence[int] | npt.NDArray[np.integer]) -> list[int]:
+        array = np.asarray(actions)
+        if array.shape != (len(self.symbols),) or not np.issubdtype(array.dtype, np.integer):
+            raise ValueError(f"step() takes one integer action per symbol {list(self.symbols)}, got {actions!r}")
+        return [check_action(int(a)).index for a in array]
+
+    def _observe_market(self, snapshot: MarketSnapshot) -> list[_SymbolView]:
+        today = eastern(snapshot.timestamp_ms).date().toordinal()
+        max_age_ms = self.config.max_data_age_s * 1000
+        views = []
+        for symbol in self.symbols:
+            data = snapshot.symbols.get(symbol)
+            if data is None or not _valid_quote(data.quote.bid, data.quote.ask):
+                views.append(_SymbolView(math.nan, None, False, [-1] * len(BUY_ACTIONS)))
+                continue
+            spot = data.quote.mid
+            self._observer.record(symbol, snapshot.timestamp_ms, spot)
+            chain: OptionChain | None = data.chain
+            if len(data.chain) == 0 or snapshot.timestamp_ms - data.chain.timestamp_ms > max_age_ms:
+                chain = None
+            fresh = snapshot.timestamp_ms - data.quote.timestamp_ms <= max_age_ms
+            tradable = fresh and chain is not None
+            targets = [-1] * len(BUY_ACTIONS)
+            if tradable and chain is not None:
+                targets = _resolve_buys(chain, self._layouts.layout(chain), spot, today)
+            views.append(_SymbolView(spot, chain, tradable, targets))
+        return views
+
+    def _rejection(self, i: int, action: int) -> str | None:
+        """Why ``action`` on underlying ``i`` cannot execute now, or ``None`` if it can."""
+        view = self._views[i]
+        symbol = self.symbols[i]
+        if not view.tradable or view.chain is None:
+            return f"no fresh market data for {symbol}"
+        order = ACTIONS[action].order
+        if isinstance(order, ClosePositions):
+            return None if self._sellable(i, order.selector) else f"nothing sellable for {ACTIONS[action].name}"
+        assert isinstance(order, BuyOption)
+        target = view.buy_targets[BUY_ACTIONS.index(action)]
+        if target < 0:
+            return f"no listed contract for {ACTIONS[action].name} on {symbol}"
+        chain = view.chain
+        contract = chain.contracts[target]
+        bid, ask = float(chain.bid[target]), float(chain.ask[target])
+        if not _valid_quote(bid, ask):
+            return f"no valid quote for {contract.ticker}"
+        quantity = self.config.contracts_per_trade
+        held = self.portfolio.positions.get(contract.ticker)
+        if held is None and len(self.portfolio.positions) >= self.config.max_open_positions:
+            return f"at the limit of {self.config.max_open_positions} open positions"
+        if held is not None and held.quantity + quantity > self.config.max_contracts_per_position:
+            return f"at the limit of {self.config.max_contracts_per_position} contracts in {contract.ticker}"
+        cost = self.portfolio.buy_cost(contract, quantity, ask)
+        if cost > self.portfolio.cash:
+            return f"insufficient cash: {contract.ticker} costs ${cost:,.2f}, cash ${self.portfolio.cash:,.2f}"
+        return None
+
+    def _sellable(self, i: int, selector: CloseSelector) -> list[Position]:
+        """Positions on underlying ``i`` that ``selector`` closes and that have a positive bid now."""
+        chain = self._views[i].chain
+        if chain is None:
+            return []
+        symbol = self.symbols[i]
+        candidates = []
+        for position in self.portfolio.positions.values():
+            contract = position.contract
+            j = chain.index.get(contract.ticker)
+            if contract.underlying != symbol or j is None:
+                continue
+            if not (_valid_quote(float(chain.bid[j]), float(chain.ask[j])) and chain.bid[j] > 0):
+                continue
+            if selector == "calls" and contract.contract_type != "call":
+                continue
+            if selector == "puts" and contract.contract_type != "put":
+                continue
+            candidates.append(position)
+        if not candidates or selector in ("calls", "puts", "all"):
+            return candidates
+        if selector == "nearest_expiry":
+            return [min(candidates, key=lambda p: p.contract.expiration)]
+        per_contract = {p.contract.ticker: p.unrealized_pnl / p.quantity for p in candidates}
+        pick = max if selector == "best" else min
+        return [pick(candidates, key=lambda p: per_contract[p.contract.ticker])]
+
+    def _execute(self, i: int, action: int) -> list[Fill]:
+        chain = self._views[i].chain
+        assert chain is not None
+        timestamp = self._snapshot.timestamp_ms
+        order = ACTIONS[action].order
+        if isinstance(order, ClosePositions):
+            return [
+                self.portfolio.sell(
+                    p.contract.ticker, p.quantity, float(chain.bid[chain.index[p.contract.ticker]]), timestamp
+                )
+                for p in self._sellable(i, order.selector)
+            ]
+        target = self._views[i].buy_targets[BUY_ACTIONS.index(action)]
+        contract = chain.contracts[target]
+        return [self.portfolio.buy(contract, self.config.contracts_per_trade, float(chain.ask[target]), timestamp)]
+
+    def _mark_positions(self) -> None:
+        """Mark every position at its quote's mid; a position without a usable quote keeps its last mark."""
+        views = dict(zip(self.symbols, self._views, strict=True))
+        for position in self.portfolio.positions.values():
+            view = views.get(position.contract.underlying)
+            chain = view.chain if view is not None else None
+            j = chain.index.get(position.contract.ticker) if chain is not None else None
+            if chain is None or j is None:
+                continue
+            bid, ask = float(chain.bid[j]), float(chain.ask[j])
+            if _valid_quote(bid, ask):
+                position.mark = (bid + ask) / 2
+
+    def _expire_positions(self) -> list[Fill]:
+        """Sell today's expiring positions at the cut-off; settle expired ones at intrinsic value."""
+        now = self._snapshot.timestamp_ms
+        today = eastern(now).date()
+        cutoff = self.config.expiry_cutoff_minutes
+        past_cutoff = cutoff > 0 and session_minute(now) >= SESSION_MINUTES - cutoff
+        fills = []
+        for i, symbol in enumerate(self.symbols):
+            view = self._views[i]
+            for position in list(self.portfolio.positions.values()):
+                contract = position.contract
+                if contract.underlying != symbol:
+                    continue
+                if now >= session_close_ms(contract.expiration):
+                    spot = view.spot if math.isfinite(view.spot) else self._observer.last_price(symbol)
+                    if spot is None:
+                        raise RuntimeError(f"{contract.ticker} expired but {symbol} never had a price")
+                    value = intrinsic_value(spot, contract.strike, contract.contract_type == "call")
+                    settle = value if value >= 0.01 else 0.0
+                    fills.append(self.portfolio.settle(contract.ticker, settle, now))
+                elif past_cutoff and contract.expiration == today and view.tradable and view.chain is not None:
+                    j = view.chain.index.get(contract.ticker)
+                    if (
+                        j is not None
+                        and _valid_quote(float(view.chain.bid[j]), float(view.chain.ask[j]))
+                        and view.chain.bid[j] > 0
+                    ):
+                        fills.append(
+                            self.portfolio.sell(contract.ticker, position.quantity, float(view.chain.bid[j]), now)
+                        )
+        return fills
+
+    def _observation(self) -> Observation:
+        timestamp = self._snapshot.timestamp_ms
+        rows = [
+            self._observer.build(symbol, timestamp, view.chain, self.portfolio, view.tradable)
+            for symbol, view in zip(self.symbols, self._views, strict=True)
+        ]
+        return np.stack(rows)

@@ -1,0 +1,1 @@
+"""Market data: shared types, the US session clock, OCC symbols, pricing and the sources that fill them."""

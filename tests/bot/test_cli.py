@@ -1,0 +1,85 @@
+"""``tradingbot run`` as a user runs it: a real process, its logs, its exit code, Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+COMMAND = [sys.executable, "-m", "tradingbot", "run"]
+
+
+def run(args, env=None, timeout=60):
+    environ = {k: v for k, v in os.environ.items() if k not in ("SYMBOLS", "POLICY", "MAX_STEPS", "LOG_LEVEL")}
+    environ.update(env or {})
+    return subprocess.run(COMMAND + args, capture_output=True, text=True, timeout=timeout, env=environ, check=False)
+
+
+def test_help_documents_the_flags_and_their_variables():
+    out = run(["--help"]).stdout
+    for flag, env in [
+        ("--source", "MARKET_SOURCE"),
+        ("--symbols", "SYMBOLS"),
+        ("--capital", "INITIAL_CAPITAL"),
+        ("--seed", "SEED"),
+        ("--max-steps", "MAX_STEPS"),
+        ("--log-level", "LOG_LEVEL"),
+        ("--policy", "POLICY"),
+    ]:
+        assert flag in out and env in out
+
+
+def test_a_bounded_run_trades_logs_progress_and_exits_zero():
+    result = run(["--max-steps", "300", "--log-interval", "0.2", "--seed", "3"])
+    assert result.returncode == 0, result.stderr
+    assert "policy random (baseline)" in result.stdout
+    assert "stopped after 300 steps (max steps reached)" in result.stdout
+    progress = [line for line in result.stdout.splitlines() if "| value $" in line]
+    assert progress and "trades" in progress[-1] and "P&L" in progress[-1] and "step 300" in progress[-1]
+
+
+def test_the_hold_baseline_never_trades_and_keeps_its_capital():
+    result = run(["--max-steps", "50", "--policy", "hold", "--capital", "5000"])
+    assert result.returncode == 0, result.stderr
+    assert "policy hold (baseline)" in result.stdout
+    assert "value $5,000.00, P&L +$0.00, 0 trades" in result.stdout
+
+
+def test_environment_variables_configure_the_run_and_flags_win():
+    result = run(["--max-steps", "5", "--symbols", "QQQ"], env={"SYMBOLS": "AAPL,MSFT", "POLICY": "hold"})
+    assert result.returncode == 0, result.stderr
+    assert "symbols QQQ," in result.stdout and "policy hold" in result.stdout
+
+
+def test_invalid_settings_exit_2_with_a_clear_message_and_no_traceback():
+    result = run(["--max-steps", "5"], env={"INITIAL_CAPITAL": "-1"})
+    assert result.returncode == 2
+    assert "INITIAL_CAPITAL / --capital" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_stops_the_loop_cleanly_with_a_summary(sig):
+    environ = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(
+        [*COMMAND, "--step-interval", "0.001", "--log-interval", "0.2"],
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if "| value $" in line or time.monotonic() > deadline:
+                break
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=15)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert "(signal)" in out and "Traceback" not in err
