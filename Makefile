@@ -32,8 +32,15 @@ unit: $(VENV)/.test
 
 test: lint typecheck unit
 
-bench: $(VENV)/.bot
+$(VENV)/.bench: $(VENV)/.bot
+	$(PY) -m pip install -e ".[bot,bench]"
+	touch $@
+
+bench: $(VENV)/.bench
 	$(PY) bench/env_step.py
+	$(PY) bench/agent_latency.py
+	$(PY) bench/ppo_update.py
+	$(PY) bench/online_loop.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

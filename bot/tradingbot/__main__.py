@@ -11,7 +11,8 @@ import sys
 from collections.abc import Sequence
 
 from tradingbot import __version__
-from tradingbot.app import run_bot
+from tradingbot.agent.checkpoint import CheckpointIncompatibleError
+from tradingbot.app import Trader, build_trader, run_bot
 from tradingbot.config import Settings, SettingsError, load_settings, setting_sources
 
 
@@ -26,9 +27,11 @@ def _parser() -> argparse.ArgumentParser:
         "environment variable (shown in brackets); a flag overrides its variable.",
     )
     for name, (env, flag) in setting_sources().items():
+        if not flag:
+            continue  # secrets come only from the environment
         field = Settings.model_fields[name]
         default = field.default
-        shown = ",".join(default) if isinstance(default, tuple) else default
+        shown = ",".join(default) if isinstance(default, tuple) else "unset" if default is None else default
         run.add_argument(
             flag,
             dest=name,
@@ -52,16 +55,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stdout,
     )
-    asyncio.run(_run(settings))
+    try:
+        trader = build_trader(settings)
+    except (CheckpointIncompatibleError, ValueError) as error:
+        logging.getLogger("tradingbot").error("cannot start: %s", error)
+        return 2
+    asyncio.run(_run(settings, trader))
     return 0
 
 
-async def _run(settings: Settings) -> None:
+async def _run(settings: Settings, trader: Trader) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await run_bot(settings, stop)
+    await run_bot(settings, trader, stop)
 
 
 if __name__ == "__main__":

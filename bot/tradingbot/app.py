@@ -1,4 +1,4 @@
-"""The bot's main job: the paper-trading loop, with progress logging and a clean stop."""
+"""The bot's main job: build the trader (learning agent or baseline), run the loop, stop cleanly."""
 
 from __future__ import annotations
 
@@ -6,17 +6,27 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
+from tradingbot.agent.agent import OptionsCLSTMPPOAgent, resolve_device
+from tradingbot.agent.buffer import ExperienceBuffer
+from tradingbot.agent.checkpoint import CheckpointStore, S3Mirror, initial_weights
+from tradingbot.agent.network import NetworkConfig
+from tradingbot.agent.ppo import PPOConfig
 from tradingbot.config import Settings
-from tradingbot.env.actions import ACTION_NAMES
-from tradingbot.env.paper import EnvironmentConfig, PaperTradingEnvironment, StepInfo
-from tradingbot.env.portfolio import FeeSchedule
+from tradingbot.env.actions import ACTION_NAMES, NUM_ACTIONS
+from tradingbot.env.observation import OBSERVATION_SIZE
+from tradingbot.env.paper import EnvironmentConfig, PaperTradingEnvironment
+from tradingbot.env.portfolio import FeeSchedule, Portfolio
+from tradingbot.learning import BaselineTrader, LearningTrader, TickReport
 from tradingbot.market.clock import eastern
-from tradingbot.market.simulator import MarketSimulator, SimulatorConfig
-from tradingbot.market.source import MarketSource
-from tradingbot.policies import Policy, make_policy
+from tradingbot.market.simulator import PRESETS, MarketSimulator, SimulatorConfig
+from tradingbot.policies import make_policy
 
 log = logging.getLogger("tradingbot")
+Trader = BaselineTrader | LearningTrader
+MIRROR_DRAIN_S = 10.0
+"""At shutdown, how long queued S3 uploads may take before the bot exits anyway (seconds)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +41,7 @@ class RunSummary:
     win_rate: float
     reward_total: float
     stopped_by_signal: bool
+    final_checkpoint: Path | None
 
 
 def environment_config(settings: Settings) -> EnvironmentConfig:
@@ -47,10 +58,87 @@ def environment_config(settings: Settings) -> EnvironmentConfig:
     )
 
 
-def market_source(settings: Settings) -> MarketSource:
-    """The market-data source the settings name."""
-    return MarketSimulator(
-        SimulatorConfig(symbols=settings.symbols, seed=settings.seed, steps_per_day=settings.steps_per_day)
+def network_config(settings: Settings) -> NetworkConfig:
+    """The agent's network shape from the settings."""
+    return NetworkConfig(
+        observation_size=OBSERVATION_SIZE,
+        num_actions=NUM_ACTIONS,
+        feature_hidden=settings.feature_hidden,
+        mlp_hidden=settings.mlp_hidden,
+        policy_hidden=settings.policy_hidden,
+        window=settings.window,
+    )
+
+
+def s3_mirror(settings: Settings) -> S3Mirror | None:
+    """The S3 mirror of the checkpoints, when a bucket is configured."""
+    if not settings.s3_bucket:
+        return None
+    return S3Mirror(
+        settings.s3_bucket,
+        settings.s3_prefix or settings.bot_name,
+        endpoint_url=settings.s3_endpoint_url,
+        access_key=settings.s3_access_key.get_secret_value() if settings.s3_access_key else None,
+        secret_key=settings.s3_secret_key.get_secret_value() if settings.s3_secret_key else None,
+        region=settings.s3_region,
+        keep=settings.checkpoint_keep,
+    )
+
+
+def build_trader(settings: Settings) -> Trader:
+    """The market, the paper account and the trader; a learning trader resumes from its newest checkpoint."""
+    source = MarketSimulator(
+        SimulatorConfig(
+            symbols=settings.symbols,
+            seed=settings.seed,
+            steps_per_day=settings.steps_per_day,
+            **PRESETS[settings.market_preset],
+        )
+    )
+    rules = environment_config(settings)
+    if settings.policy != "ppo":
+        env = PaperTradingEnvironment(source, rules)
+        return BaselineTrader(env, make_policy(settings.policy, settings.seed))
+
+    shape = network_config(settings)
+    agent = OptionsCLSTMPPOAgent(
+        shape, PPOConfig(), len(settings.symbols), resolve_device(settings.device), settings.seed
+    )
+    store = CheckpointStore(settings.checkpoint_dir, settings.checkpoint_keep, s3_mirror(settings))
+    checkpoint = store.latest(shape)
+    portfolio: Portfolio | None = None
+    step = 0
+    if checkpoint is not None:
+        agent.load_state_dict(checkpoint.agent)
+        step = checkpoint.step
+        try:
+            if checkpoint.market is not None:
+                source.load_state_dict(checkpoint.market)
+            portfolio = Portfolio.from_snapshot(checkpoint.portfolio, rules.fees)
+        except (ValueError, KeyError) as error:
+            log.warning(
+                "the market changed since the checkpoint (%s): the agent resumes, the paper account starts afresh",
+                error,
+            )
+        log.info("resumed from %s: step %d, %d updates", store.last_path, step, agent.updates)
+    elif settings.model_dir is not None and (initial := initial_weights(settings.model_dir, shape)) is not None:
+        agent.load_state_dict(initial.agent, weights_only=True)
+        log.info("initial weights from %s (step %d)", settings.model_dir, initial.step)
+    else:
+        log.info("fresh agent: nothing to resume in %s", settings.checkpoint_dir)
+    env = PaperTradingEnvironment(source, rules)
+    if portfolio is not None:
+        env.restore(portfolio)
+    buffer = ExperienceBuffer(len(settings.symbols), OBSERVATION_SIZE, NUM_ACTIONS, shape.window)
+    return LearningTrader(
+        env,
+        agent,
+        buffer,
+        update_frequency=settings.update_frequency,
+        save_frequency=settings.save_frequency,
+        store=store,
+        market_state=source.state_dict,
+        step=step,
     )
 
 
@@ -59,73 +147,92 @@ def _money(value: float, signed: bool = False) -> str:
     return f"{sign}${abs(value):,.2f}"
 
 
-def log_progress(step: int, info: StepInfo, initial_capital: float, policy: Policy, positions: int) -> None:
-    """One readable progress line."""
+def log_progress(trader: Trader, report: TickReport, initial_capital: float) -> None:
+    """One readable progress line (with the last losses and checkpoint for a learning trader)."""
+    info = report.result.info
     pnl = info.portfolio_value - initial_capital
+    learning = ""
+    if isinstance(trader, LearningTrader):
+        metrics = trader.last_metrics
+        learning = f" | updates {trader.agent.updates}"
+        if metrics is not None:
+            learning += (
+                f" (policy loss {metrics.policy_loss:+.4f}, value loss {metrics.value_loss:.4f}, "
+                f"entropy {metrics.entropy:.2f}, kl {metrics.approx_kl:.4f})"
+            )
     log.info(
         "step %d | %s ET | value %s | cash %s | positions %d | trades %d | P&L %s (realised %s, unrealised %s)"
-        " | win rate %.1f%% | policy %s",
-        step,
+        " | win rate %.1f%% | policy %s%s",
+        trader.step,
         f"{eastern(info.timestamp_ms):%Y-%m-%d %H:%M}",
         _money(info.portfolio_value),
         _money(info.cash),
-        positions,
+        len(trader.env.portfolio.positions),
         info.trades,
         _money(pnl, True),
         _money(info.realized_pnl, True),
         _money(info.unrealized_pnl, True),
         100 * info.win_rate,
-        policy.name,
+        trader.name,
+        learning,
     )
 
 
-async def run_bot(settings: Settings, stop: asyncio.Event) -> RunSummary:
-    """Trade until ``stop`` is set or ``max_steps`` steps are done; the in-flight step always completes."""
-    env = PaperTradingEnvironment(market_source(settings), environment_config(settings))
-    policy = make_policy(settings.policy, settings.seed)
-    kind = "baseline" if settings.policy in ("random", "hold") else "agent"
+def _log_details(report: TickReport) -> None:
+    for fill in report.result.info.fills:
+        log.debug(
+            "fill %s %d %s @ %.2f, cash %s",
+            fill.kind,
+            fill.quantity,
+            fill.ticker,
+            fill.price,
+            _money(fill.cash_delta, True),
+        )
+    for rejection in report.result.info.rejections:
+        log.debug("refused %s on %s: %s", ACTION_NAMES[rejection.action], rejection.symbol, rejection.reason)
+
+
+async def run_bot(settings: Settings, trader: Trader, stop: asyncio.Event) -> RunSummary:
+    """Trade until ``stop`` is set or ``max_steps`` steps are done; the in-flight step always completes,
+    and a learning trader writes a final checkpoint."""
     log.info(
         "paper trading with policy %s (%s) on %s data: symbols %s, capital %s, seed %d%s",
-        policy.name,
-        kind,
+        trader.name,
+        trader.kind,
         settings.source,
         ",".join(settings.symbols),
         _money(settings.initial_capital),
         settings.seed,
         f", {settings.max_steps} steps" if settings.max_steps else ", until stopped",
     )
-    observation = env.reset()
     reward_total = 0.0
-    step = 0
-    info: StepInfo | None = None
+    steps = 0
+    report: TickReport | None = None
     next_log = time.monotonic() + settings.log_interval_s
-    while not stop.is_set() and (settings.max_steps == 0 or step < settings.max_steps):
-        actions = policy.act(observation, env.action_mask())
-        observation, reward, _done, info = env.step(actions)
-        step += 1
-        reward_total += reward
+    while not stop.is_set() and (settings.max_steps == 0 or steps < settings.max_steps):
+        report = trader.tick()
+        steps += 1
+        reward_total += report.result.reward
         if log.isEnabledFor(logging.DEBUG):
-            for fill in info.fills:
-                log.debug(
-                    "fill %s %d %s @ %.2f, cash %s",
-                    fill.kind,
-                    fill.quantity,
-                    fill.ticker,
-                    fill.price,
-                    _money(fill.cash_delta, True),
-                )
-            for rejection in info.rejections:
-                log.debug("refused %s on %s: %s", ACTION_NAMES[rejection.action], rejection.symbol, rejection.reason)
+            _log_details(report)
+        if report.checkpoint is not None:
+            log.info("checkpoint saved: %s", report.checkpoint)
         if time.monotonic() >= next_log:
-            log_progress(step, info, settings.initial_capital, policy, len(env.portfolio.positions))
+            log_progress(trader, report, settings.initial_capital)
             next_log = time.monotonic() + settings.log_interval_s
         await asyncio.sleep(settings.step_interval_s)
 
-    portfolio = env.portfolio
-    if info is not None:
-        log_progress(step, info, settings.initial_capital, policy, len(portfolio.positions))
+    if report is not None:
+        log_progress(trader, report, settings.initial_capital)
+    final = trader.finish()
+    if final is not None:
+        log.info("final checkpoint saved: %s", final)
+    mirror = trader.store.mirror if isinstance(trader, LearningTrader) and trader.store is not None else None
+    if mirror is not None and not mirror.close(MIRROR_DRAIN_S):
+        log.warning("S3 uploads still pending after %.0f s; the local checkpoints are complete", MIRROR_DRAIN_S)
+    portfolio = trader.env.portfolio
     summary = RunSummary(
-        step,
+        steps,
         portfolio.value,
         portfolio.realized_pnl,
         portfolio.unrealized_pnl,
@@ -133,6 +240,7 @@ async def run_bot(settings: Settings, stop: asyncio.Event) -> RunSummary:
         portfolio.win_rate,
         reward_total,
         stop.is_set(),
+        final,
     )
     log.info(
         "stopped after %d steps (%s): value %s, P&L %s, %d trades, win rate %.1f%%, total reward %.4f",

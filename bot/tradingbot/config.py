@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 
 SYMBOL_PATTERN = re.compile(r"^[A-Z]{1,5}(\.[A-Z]{1,2})?$")
 """An upper-case US ticker, optionally with a share-class suffix (``BRK.B``)."""
@@ -21,9 +22,14 @@ class SettingsError(ValueError):
     """Settings that cannot be used; the message names the variable or flag and what to fix."""
 
 
-def _setting(default: object, env: str, flag: str, help: str, **constraints: Any) -> Any:  # noqa: ANN401
+def _setting(default: object, env: str, flag: str | None, help: str, **constraints: Any) -> Any:  # noqa: ANN401
     """A field carrying its environment variable and flag (pydantic's ``Field`` is typed ``Any``)."""
-    return Field(default, description=help, json_schema_extra={"env": env, "flag": flag}, **constraints)
+    return Field(default, description=help, json_schema_extra={"env": env, "flag": flag or ""}, **constraints)
+
+
+def _secret(env: str, help: str) -> Any:  # noqa: ANN401
+    """A secret: read only from its environment variable (no flag: flags show in ``ps``), never printed."""
+    return _setting(None, env, None, help)
 
 
 class Settings(BaseModel):
@@ -40,12 +46,20 @@ class Settings(BaseModel):
     source: Literal["sim"] = _setting(
         "sim", "MARKET_SOURCE", "--source", "market data source: sim (the built-in seeded simulator)"
     )
+    market_preset: Literal["realistic", "trending"] = _setting(
+        "realistic",
+        "MARKET_PRESET",
+        "--market-preset",
+        "simulator market: realistic (four regimes, jumps) or trending (persistent trends: a planted, "
+        "learnable edge for demos and tests)",
+    )
     seed: int = _setting(0, "SEED", "--seed", "seed of the simulator and of the random policy", ge=0)
-    policy: Literal["random", "hold"] = _setting(
-        "random",
+    policy: Literal["ppo", "random", "hold"] = _setting(
+        "ppo",
         "POLICY",
         "--policy",
-        "who chooses actions: random (seeded uniform choice among valid actions) or hold (never trades)",
+        "who chooses actions: ppo (the learning CLSTM-PPO agent), or a baseline: random (seeded uniform "
+        "choice among valid actions) or hold (never trades)",
     )
     max_steps: int = _setting(0, "MAX_STEPS", "--max-steps", "exit after this many steps; 0 runs until stopped", ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = _setting(
@@ -114,6 +128,47 @@ class Settings(BaseModel):
         allow_inf_nan=False,
     )
 
+    update_frequency: int = _setting(
+        100, "UPDATE_FREQUENCY", "--update-frequency", "steps of fresh experience per PPO update", ge=1, le=10_000
+    )
+    save_frequency: int = _setting(1000, "SAVE_FREQUENCY", "--save-frequency", "steps between checkpoints", ge=1)
+    checkpoint_dir: Path = _setting(
+        Path("checkpoints"),
+        "CHECKPOINT_DIR",
+        "--checkpoint-dir",
+        "directory of checkpoints, resumed from at start (the /checkpoints volume)",
+    )
+    checkpoint_keep: int = _setting(5, "CHECKPOINT_KEEP", "--checkpoint-keep", "newest checkpoints kept", ge=1)
+    model_dir: Path | None = _setting(
+        None, "MODEL_DIR", "--model-dir", "read-only directory whose newest checkpoint seeds a bot without checkpoints"
+    )
+    device: Literal["cpu", "cuda", "auto"] = _setting(
+        "cpu", "DEVICE", "--device", "where the agent runs: cpu, cuda, or auto (CUDA if present)"
+    )
+    feature_hidden: int = _setting(128, "FEATURE_HIDDEN", "--feature-hidden", "feature LSTM size", ge=1, le=4096)
+    mlp_hidden: int = _setting(128, "MLP_HIDDEN", "--mlp-hidden", "size of the MLP between the LSTMs", ge=1, le=4096)
+    policy_hidden: int = _setting(256, "POLICY_HIDDEN", "--policy-hidden", "policy LSTM size", ge=1, le=4096)
+    window: int = _setting(
+        30, "SEQUENCE_WINDOW", "--window", "steps per training sequence (truncated BPTT)", ge=1, le=1000
+    )
+    bot_name: str = _setting(
+        "tradingbot",
+        "BOT_NAME",
+        "--bot-name",
+        "this bot's name (the TradingBot's name)",
+        pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$",
+    )
+    s3_bucket: str | None = _setting(
+        None, "S3_BUCKET", "--s3-bucket", "mirror checkpoints to this S3 bucket (unset: local only)"
+    )
+    s3_endpoint_url: str | None = _setting(
+        None, "S3_ENDPOINT_URL", "--s3-endpoint", "S3 endpoint URL for S3-compatible stores (unset: AWS)"
+    )
+    s3_prefix: str | None = _setting(None, "S3_PREFIX", "--s3-prefix", "key prefix in the bucket (unset: the bot name)")
+    s3_region: str = _setting("us-east-1", "S3_REGION", "--s3-region", "S3 region")
+    s3_access_key: SecretStr | None = _secret("S3_ACCESS_KEY", "S3 access key id (environment only)")
+    s3_secret_key: SecretStr | None = _secret("S3_SECRET_KEY", "S3 secret access key (environment only)")
+
     @field_validator("symbols", mode="before")
     @classmethod
     def _split_symbols(cls, value: object) -> object:
@@ -133,7 +188,7 @@ class Settings(BaseModel):
             raise ValueError(f"duplicate symbols in {','.join(value)}")
         return value
 
-    @field_validator("log_level", "policy", "source", mode="before")
+    @field_validator("log_level", "policy", "source", "market_preset", "device", mode="before")
     @classmethod
     def _normalise_case(cls, value: object, info: ValidationInfo) -> object:
         if isinstance(value, str):
@@ -142,7 +197,7 @@ class Settings(BaseModel):
 
 
 def setting_sources() -> dict[str, tuple[str, str]]:
-    """Each setting's (environment variable, flag)."""
+    """Each setting's (environment variable, flag); the flag is empty for environment-only secrets."""
     sources = {}
     for name, field in Settings.model_fields.items():
         extra = field.json_schema_extra
@@ -155,8 +210,8 @@ def load_settings(environ: Mapping[str, str], overrides: Mapping[str, object] | 
     """Settings from ``environ`` (variables) and ``overrides`` (flags, by field name; ``None`` = not given)."""
     raw: dict[str, object] = {}
     sources = setting_sources()
-    for name, (env, _flag) in sources.items():
-        value = (overrides or {}).get(name)
+    for name, (env, flag) in sources.items():
+        value = (overrides or {}).get(name) if flag else None
         if value is None and environ.get(env, "").strip():
             value = environ[env]
         if value is not None:
@@ -168,6 +223,6 @@ def load_settings(environ: Mapping[str, str], overrides: Mapping[str, object] | 
         for problem in error.errors():
             field = str(problem["loc"][0]) if problem["loc"] else ""
             env, flag = sources.get(field, (field, ""))
-            given = raw.get(field)
-            problems.append(f"{env} / {flag}: {problem['msg']} (got {given!r})")
+            given = "(hidden)" if field.endswith("_key") else repr(raw.get(field))
+            problems.append(f"{env}{' / ' + flag if flag else ''}: {problem['msg']} (got {given})")
         raise SettingsError("invalid settings:\n  " + "\n  ".join(problems)) from None

@@ -34,7 +34,7 @@ def test_help_documents_the_flags_and_their_variables():
 
 
 def test_a_bounded_run_trades_logs_progress_and_exits_zero():
-    result = run(["--max-steps", "300", "--log-interval", "0.2", "--seed", "3"])
+    result = run(["--max-steps", "300", "--log-interval", "0.2", "--seed", "3", "--policy", "random"])
     assert result.returncode == 0, result.stderr
     assert "policy random (baseline)" in result.stdout
     assert "stopped after 300 steps (max steps reached)" in result.stdout
@@ -61,11 +61,54 @@ def test_invalid_settings_exit_2_with_a_clear_message_and_no_traceback():
     assert "INITIAL_CAPITAL / --capital" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_the_learning_agent_trains_checkpoints_and_resumes(tmp_path):
+    args = [
+        "--max-steps",
+        "250",
+        "--update-frequency",
+        "100",
+        "--save-frequency",
+        "200",
+        "--checkpoint-dir",
+        str(tmp_path),
+        "--policy-hidden",
+        "32",
+        "--feature-hidden",
+        "16",
+        "--mlp-hidden",
+        "16",
+    ]
+    first = run(args)
+    assert first.returncode == 0, first.stderr
+    assert "policy ppo (agent)" in first.stdout and "fresh agent" in first.stdout
+    assert "updates 2 (policy loss" in first.stdout
+    assert f"checkpoint saved: {tmp_path}/checkpoint-000000000200.pt" in first.stdout
+    assert f"final checkpoint saved: {tmp_path}/checkpoint-000000000250.pt" in first.stdout
+    second = run(args)
+    assert second.returncode == 0, second.stderr
+    assert f"resumed from {tmp_path}/checkpoint-000000000250.pt: step 250, 2 updates" in second.stdout
+    assert "step 500 |" in second.stdout
+
+    wider = run([*args[:-6], "--policy-hidden", "64", "--feature-hidden", "16", "--mlp-hidden", "16"])
+    assert wider.returncode == 2
+    assert "policy_hidden: checkpoint 32, this bot 64" in wider.stdout
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_a_signal_stops_the_loop_cleanly_with_a_summary(sig):
+def test_a_signal_stops_the_loop_cleanly_with_a_final_checkpoint(sig, tmp_path):
     environ = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.Popen(
-        [*COMMAND, "--step-interval", "0.001", "--log-interval", "0.2"],
+        [
+            *COMMAND,
+            "--step-interval",
+            "0.001",
+            "--log-interval",
+            "0.2",
+            "--checkpoint-dir",
+            str(tmp_path),
+            "--policy-hidden",
+            "32",
+        ],
         env=environ,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -83,3 +126,14 @@ def test_a_signal_stops_the_loop_cleanly_with_a_summary(sig):
         proc.kill()
     assert proc.returncode == 0, err
     assert "(signal)" in out and "Traceback" not in err
+    assert "final checkpoint saved" in out and list(tmp_path.glob("checkpoint-*.pt"))
+
+
+def test_asking_for_a_missing_gpu_is_a_clear_start_error(tmp_path):
+    import torch  # noqa: PLC0415 - only this test needs to know whether a GPU exists
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    result = run(["--max-steps", "1", "--device", "cuda", "--checkpoint-dir", str(tmp_path)])
+    assert result.returncode == 2
+    assert "no CUDA GPU is available" in result.stdout and "Traceback" not in result.stderr

@@ -10,8 +10,9 @@ from tradingbot.config import Settings, SettingsError, load_settings, setting_so
 def test_defaults_match_the_seed_configuration():
     settings = load_settings({})
     assert settings.symbols == ("SPY", "QQQ") and settings.initial_capital == 100_000
-    assert settings.source == "sim" and settings.policy == "random" and settings.log_level == "INFO"
+    assert settings.source == "sim" and settings.policy == "ppo" and settings.log_level == "INFO"
     assert settings.max_steps == 0
+    assert settings.update_frequency == 100 and settings.save_frequency == 1000
 
 
 def test_environment_variables_are_read():
@@ -54,6 +55,10 @@ def test_blank_variables_fall_back_to_defaults():
         ({"MAX_STEPS": "ten"}, "MAX_STEPS / --max-steps"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL / --log-level"),
         ({"EXPIRY_CUTOFF_MINUTES": "400"}, "EXPIRY_CUTOFF_MINUTES / --expiry-cutoff"),
+        ({"UPDATE_FREQUENCY": "20000"}, "UPDATE_FREQUENCY / --update-frequency"),
+        ({"SAVE_FREQUENCY": "0"}, "SAVE_FREQUENCY / --save-frequency"),
+        ({"DEVICE": "tpu"}, "DEVICE / --device"),
+        ({"BOT_NAME": "Not_A_Name"}, "BOT_NAME / --bot-name"),
     ],
 )
 def test_invalid_values_name_the_variable_and_the_flag(environ, names):
@@ -71,6 +76,34 @@ def test_every_setting_has_a_unique_variable_and_flag():
     sources = setting_sources()
     assert set(sources) == set(Settings.model_fields)
     assert len({env for env, _ in sources.values()}) == len(sources)
-    assert len({flag for _, flag in sources.values()}) == len(sources)
+    flags = [flag for _, flag in sources.values() if flag]
+    assert len(set(flags)) == len(flags) == len(sources) - 2  # the two S3 keys have no flag
     for name in ("SYMBOLS", "INITIAL_CAPITAL", "LOG_LEVEL"):
         assert name in {env for env, _ in sources.values()}
+
+
+def test_s3_keys_come_only_from_the_environment_and_never_print():
+    settings = load_settings(
+        {"S3_ACCESS_KEY": "AKIAEXAMPLEKEY", "S3_SECRET_KEY": "sup3r/s3cret"},
+        {"s3_access_key": "from-a-flag", "s3_secret_key": "from-a-flag"},
+    )
+    assert settings.s3_access_key is not None and settings.s3_access_key.get_secret_value() == "AKIAEXAMPLEKEY"
+    assert settings.s3_secret_key is not None and settings.s3_secret_key.get_secret_value() == "sup3r/s3cret"
+    assert "sup3r" not in repr(settings) and "AKIAEXAMPLEKEY" not in str(settings)
+    assert setting_sources()["s3_secret_key"] == ("S3_SECRET_KEY", "")
+
+
+def test_learning_settings_are_read():
+    settings = load_settings(
+        {
+            "UPDATE_FREQUENCY": "50",
+            "SAVE_FREQUENCY": "500",
+            "CHECKPOINT_DIR": "/checkpoints",
+            "MODEL_DIR": "/models",
+            "DEVICE": "AUTO",
+            "POLICY_HIDDEN": "512",
+        }
+    )
+    assert (settings.update_frequency, settings.save_frequency) == (50, 500)
+    assert str(settings.checkpoint_dir) == "/checkpoints" and str(settings.model_dir) == "/models"
+    assert settings.device == "auto" and settings.policy_hidden == 512

@@ -97,6 +97,9 @@ class StepInfo:
     unrealized_pnl: float
     trades: int
     win_rate: float
+    symbol_rewards: tuple[float, ...]
+    """Each underlying's share of the reward: its positions' P&L over the step, net of its fills' costs.
+    They sum to the step's reward."""
 
 
 class StepResult(NamedTuple):
@@ -187,6 +190,11 @@ class PaperTradingEnvironment:
         self.steps = 0
         return self._observation()
 
+    def restore(self, portfolio: Portfolio) -> None:
+        """Continue trading with a saved account (positions are re-marked at the current quotes)."""
+        self.portfolio = portfolio
+        self._mark_positions()
+
     def observation(self) -> Observation:
         """The current observation without stepping."""
         return self._observation()
@@ -204,6 +212,7 @@ class PaperTradingEnvironment:
         """Execute one action per underlying (in ``symbols`` order), advance the market one step."""
         chosen = self._check_actions(actions)
         before = self.portfolio.value
+        held_before = self._held_value_by_symbol()
         fills: list[Fill] = []
         rejections: list[Rejection] = []
         for i, action in enumerate(chosen):
@@ -223,6 +232,12 @@ class PaperTradingEnvironment:
         self.steps += 1
 
         portfolio = self.portfolio
+        capital = self.config.initial_capital
+        flows = dict.fromkeys(self.symbols, 0.0)
+        for fill in fills:
+            flows[fill.underlying] += fill.cash_delta
+        held_after = self._held_value_by_symbol()
+        symbol_rewards = tuple(step_reward(held_before[s], held_after[s] + flows[s], capital) for s in self.symbols)
         info = StepInfo(
             timestamp_ms=self._snapshot.timestamp_ms,
             fills=tuple(fills),
@@ -234,10 +249,17 @@ class PaperTradingEnvironment:
             unrealized_pnl=portfolio.unrealized_pnl,
             trades=portfolio.trades,
             win_rate=portfolio.win_rate,
+            symbol_rewards=symbol_rewards,
         )
-        reward = step_reward(before, portfolio.value, self.config.initial_capital)
+        reward = step_reward(before, portfolio.value, capital)
         done = session_minute(self._snapshot.timestamp_ms) >= SESSION_MINUTES
         return StepResult(self._observation(), reward, done, info)
+
+    def _held_value_by_symbol(self) -> dict[str, float]:
+        values = dict.fromkeys(self.symbols, 0.0)
+        for position in self.portfolio.positions.values():
+            values[position.contract.underlying] += position.market_value
+        return values
 
     def _check_actions(self, actions: Sequence[int] | npt.NDArray[np.integer]) -> list[int]:
         array = np.asarray(actions)

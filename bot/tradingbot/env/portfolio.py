@@ -11,9 +11,10 @@ Cash never goes negative: a buy that cannot be paid for is refused before anythi
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
 
+from tradingbot.market.occ import parse_occ
 from tradingbot.market.types import OptionContract
 
 FillKind = Literal["buy", "sell", "expire"]
@@ -209,6 +210,39 @@ class Portfolio:
         self.wins += realized > 0
         self.fills.append(fill)
         return fill
+
+    def snapshot(self) -> dict[str, Any]:
+        """The whole account as plain data (for checkpoints and status)."""
+        return {
+            "initial_cash": self.initial_cash,
+            "cash": self.cash,
+            "realized_pnl": self.realized_pnl,
+            "trades": self.trades,
+            "closed": self.closed,
+            "wins": self.wins,
+            "peak_value": self.peak_value,
+            "positions": [
+                {"ticker": t, "quantity": p.quantity, "cost": p.cost, "mark": p.mark, "opened_ms": p.opened_ms}
+                for t, p in self.positions.items()
+            ],
+            "fills": [asdict(f) for f in self.fills],
+        }
+
+    @classmethod
+    def from_snapshot(cls, data: dict[str, Any], fees: FeeSchedule) -> Portfolio:
+        """Rebuild an account from :meth:`snapshot` (fees are today's schedule)."""
+        book = cls(float(data["initial_cash"]), fees)
+        book.cash = float(data["cash"])
+        book.realized_pnl = float(data["realized_pnl"])
+        book.trades, book.closed, book.wins = int(data["trades"]), int(data["closed"]), int(data["wins"])
+        book.peak_value = float(data["peak_value"])
+        for row in data["positions"]:
+            contract = parse_occ(str(row["ticker"]))
+            book.positions[contract.ticker] = Position(
+                contract, int(row["quantity"]), float(row["cost"]), float(row["mark"]), int(row["opened_ms"])
+            )
+        book.fills = [Fill(**row) for row in data["fills"]]
+        return book
 
     def update_peak(self) -> None:
         """Record the current value as the high-water mark if it is one (for drawdown)."""

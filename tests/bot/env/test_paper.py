@@ -247,14 +247,15 @@ def test_observations_are_finite_float32_vectors_of_the_documented_layout():
     assert row["return_1"] != 0.0
 
 
-def test_reward_is_the_scaled_change_in_portfolio_value():
-    env = sim_env(seed=3)
+def test_reward_is_the_scaled_change_in_portfolio_value_and_splits_by_underlying():
+    env = sim_env(symbols=("SPY", "QQQ"), seed=3)
     rng = np.random.default_rng(1)
     value = env.portfolio.value
     for _ in range(200):
         actions = [rng.choice(np.flatnonzero(row)) for row in env.action_mask()]
         result = env.step(actions)
         assert result.reward == pytest.approx(100 * (result.info.portfolio_value - value) / 100_000, abs=1e-12)
+        assert sum(result.info.symbol_rewards) == pytest.approx(result.reward, abs=1e-12)
         value = result.info.portfolio_value
 
 

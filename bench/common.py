@@ -1,0 +1,72 @@
+"""Shared pieces of the benchmarks: the environment wrapped for gymnasium (for sb3-contrib), timing helpers."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from typing import Any
+
+import gymnasium
+import numpy as np
+import numpy.typing as npt
+
+from tradingbot.agent.network import NetworkConfig
+from tradingbot.env.actions import NUM_ACTIONS
+from tradingbot.env.observation import OBSERVATION_SIZE
+from tradingbot.env.paper import EnvironmentConfig, PaperTradingEnvironment
+from tradingbot.market.simulator import MarketSimulator, SimulatorConfig
+
+DEFAULT_NETWORK = NetworkConfig(OBSERVATION_SIZE)
+"""Our defaults: feature LSTM 128, MLP 128-128, policy LSTM 256, window 30."""
+PEER_POLICY_KWARGS: dict[str, Any] = {
+    "lstm_hidden_size": DEFAULT_NETWORK.policy_hidden,
+    "n_lstm_layers": 1,
+    "net_arch": {"pi": [DEFAULT_NETWORK.mlp_hidden], "vf": [DEFAULT_NETWORK.mlp_hidden]},
+}
+"""sb3-contrib MlpLstmPolicy sized like ours: a 256-unit LSTM (plus its default separate critic LSTM) and a
+128-unit tanh MLP per head."""
+
+
+def environment(seed: int, symbols: tuple[str, ...] = ("SPY",)) -> PaperTradingEnvironment:
+    """The paper-trading environment on the default simulator."""
+    return PaperTradingEnvironment(MarketSimulator(SimulatorConfig(symbols, seed=seed)), EnvironmentConfig())
+
+
+class GymPaperTrading(gymnasium.Env[npt.NDArray[np.float32], np.int64]):
+    """One underlying of the paper-trading environment as a gymnasium environment (for sb3-contrib).
+
+    An invalid action is refused by the environment and changes nothing, as in our own loop; episodes
+    end at each session close, and ``reset`` continues the same market with a fresh account.
+    """
+
+    def __init__(self, seed: int = 0) -> None:
+        self.env = environment(seed)
+        self.observation_space = gymnasium.spaces.Box(-10.0, 10.0, (OBSERVATION_SIZE,), np.float32)
+        self.action_space = gymnasium.spaces.Discrete(NUM_ACTIONS)
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[npt.NDArray[np.float32], dict[str, Any]]:
+        """A fresh account on the continuing market."""
+        super().reset(seed=seed)
+        return self.env.reset()[0], {}
+
+    def step(self, action: np.int64) -> tuple[npt.NDArray[np.float32], float, bool, bool, dict[str, Any]]:
+        """One step; ``terminated`` at the session close."""
+        result = self.env.step([int(action)])
+        return result.observation[0], result.reward, result.done, False, {}
+
+
+def percentile(samples: Sequence[float], q: float) -> float:
+    """The q-th percentile (0-100) of samples."""
+    return float(np.percentile(np.asarray(samples), q))
+
+
+def median(values: Sequence[float]) -> float:
+    """The median."""
+    return float(statistics.median(values))
+
+
+def parameter_count(module: Any) -> int:  # noqa: ANN401 - any torch module
+    """Trainable parameters of a torch module."""
+    return int(sum(p.numel() for p in module.parameters() if p.requires_grad))

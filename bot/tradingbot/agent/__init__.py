@@ -1,0 +1,1 @@
+"""The CLSTM-PPO agent: network, experience buffer, PPO update and checkpoints."""

@@ -1,0 +1,143 @@
+"""Checkpoints: atomic writes, pruning, resume from the newest valid file, clear incompatibility errors."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import pytest
+import torch
+
+from tradingbot.agent.checkpoint import (
+    CheckpointCorruptError,
+    CheckpointIncompatibleError,
+    CheckpointStore,
+    checkpoint_paths,
+    initial_weights,
+    read_checkpoint,
+)
+from tradingbot.agent.network import NetworkConfig
+from tradingbot.env.portfolio import FeeSchedule, Portfolio
+from tradingbot.market.simulator import MarketSimulator, SimulatorConfig
+
+
+def saved_trader(small_trader, tmp_path, steps=30, **kwargs):
+    store = CheckpointStore(tmp_path, keep=3)
+    trader = small_trader(store=store, save_frequency=10, **kwargs)
+    for _ in range(steps):
+        trader.tick()
+    return trader, store
+
+
+def test_a_checkpoint_round_trips_weights_optimizer_metrics_and_portfolio(small_trader, small, tmp_path):
+    trader, store = saved_trader(small_trader, tmp_path)
+    checkpoint = store.latest(small)
+    assert checkpoint is not None and checkpoint.step == 30
+    assert checkpoint.network == small.as_dict()
+    for name, tensor in trader.agent.network.state_dict().items():
+        assert torch.equal(checkpoint.agent["network"][name], tensor)
+    assert checkpoint.agent["optimizer"]["state"], "optimizer moments are saved"
+    assert checkpoint.agent["updates"] == trader.agent.updates == 1
+    assert checkpoint.metrics["updates"] == 1 and "policy_loss" in checkpoint.metrics
+    restored = Portfolio.from_snapshot(checkpoint.portfolio, FeeSchedule())
+    assert restored.snapshot() == trader.env.portfolio.snapshot()
+
+
+def test_checkpoints_are_plain_data_loadable_with_weights_only(small_trader, tmp_path):
+    saved_trader(small_trader, tmp_path)
+    newest = checkpoint_paths(tmp_path)[-1]
+    payload = torch.load(newest, weights_only=True)
+    assert payload["format_version"] == 1 and payload["step"] == 30 and len(payload["config_hash"]) == 16
+
+
+def test_only_the_newest_k_are_kept_and_no_temporary_file_remains(small_trader, tmp_path):
+    saved_trader(small_trader, tmp_path, steps=60)
+    assert [p.name for p in checkpoint_paths(tmp_path)] == [
+        "checkpoint-000000000040.pt",
+        "checkpoint-000000000050.pt",
+        "checkpoint-000000000060.pt",
+    ]
+    assert sorted(os.listdir(tmp_path)) == [p.name for p in checkpoint_paths(tmp_path)]
+
+
+def test_a_truncated_newest_checkpoint_is_reported_and_the_previous_one_used(small_trader, small, tmp_path, caplog):
+    saved_trader(small_trader, tmp_path)
+    newest = checkpoint_paths(tmp_path)[-1]
+    newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])
+    with caplog.at_level(logging.WARNING):
+        checkpoint = CheckpointStore(tmp_path).latest(small)
+    assert checkpoint is not None and checkpoint.step == 20
+    assert "checkpoint-000000000030.pt" in caplog.text and "skipping" in caplog.text
+
+
+@pytest.mark.parametrize("garbage", [b"", b"not a zip", b"PK\x03\x04garbage"])
+def test_garbage_files_never_load(small_trader, small, tmp_path, garbage):
+    saved_trader(small_trader, tmp_path)
+    (tmp_path / "checkpoint-000000000099.pt").write_bytes(garbage)
+    checkpoint = CheckpointStore(tmp_path).latest(small)
+    assert checkpoint is not None and checkpoint.step == 30
+
+
+def test_a_file_of_the_wrong_shape_is_corrupt_not_a_crash(small, tmp_path):
+    torch.save({"format_version": 1, "network": {"x": 1}}, tmp_path / "checkpoint-000000000001.pt")
+    torch.save([1, 2, 3], tmp_path / "checkpoint-000000000002.pt")
+    assert CheckpointStore(tmp_path).latest(small) is None
+
+
+def test_leftovers_of_an_interrupted_write_are_removed(small_trader, small, tmp_path):
+    saved_trader(small_trader, tmp_path)
+    leftover = tmp_path / ".tmp-checkpoint-000000000040-1234"
+    leftover.write_bytes(b"half a checkpoint")
+    assert CheckpointStore(tmp_path).latest(small).step == 30
+    assert not leftover.exists()
+
+
+def test_an_incompatible_network_is_a_clear_error_naming_the_settings(small_trader, small, tmp_path):
+    saved_trader(small_trader, tmp_path)
+    other = NetworkConfig(small.observation_size, feature_hidden=16, mlp_hidden=16, policy_hidden=48, window=4)
+    with pytest.raises(CheckpointIncompatibleError, match=r"policy_hidden: checkpoint 24, this bot 48.*window"):
+        CheckpointStore(tmp_path).latest(other)
+
+
+def test_model_dir_seeds_weights(small_trader, small, tmp_path):
+    saved_trader(small_trader, tmp_path)
+    seed = initial_weights(tmp_path, small)
+    assert seed is not None and seed.step == 30
+    assert initial_weights(tmp_path / "missing", small) is None
+
+
+def test_write_is_atomic_against_a_crash_between_write_and_rename(small_trader, small, tmp_path, monkeypatch):
+    trader, _ = saved_trader(small_trader, tmp_path)
+
+    def crash(*_args):
+        raise KeyboardInterrupt("killed before the rename")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(KeyboardInterrupt):
+        trader.save()
+    monkeypatch.undo()
+    assert CheckpointStore(tmp_path).latest(small).step == 30  # the old set is intact and the torn file is gone
+    assert all(not p.name.startswith(".tmp") for p in tmp_path.iterdir())
+
+
+def test_the_simulated_market_continues_exactly_after_a_restore():
+    config = SimulatorConfig(("SPY", "QQQ"), seed=5, steps_per_day=13)
+    original = MarketSimulator(config)
+    for _ in range(30):
+        original.advance()
+    saved = original.state_dict()
+    resumed = MarketSimulator(config)
+    resumed.load_state_dict(saved)
+    for _ in range(40):
+        a, b = original.advance(), resumed.advance()
+        assert a.timestamp_ms == b.timestamp_ms
+        for symbol in config.symbols:
+            assert a.symbols[symbol].quote == b.symbols[symbol].quote
+            assert (a.symbols[symbol].chain.ask == b.symbols[symbol].chain.ask).all()
+    with pytest.raises(ValueError, match="symbols"):
+        MarketSimulator(SimulatorConfig(("SPY",), seed=5)).load_state_dict(saved)
+
+
+def test_reading_a_missing_file_is_a_corrupt_checkpoint(tmp_path):
+    with pytest.raises(CheckpointCorruptError, match="unreadable"):
+        read_checkpoint(tmp_path / "checkpoint-000000000001.pt")
