@@ -115,7 +115,7 @@ def build_trader(settings: Settings) -> Trader:
             if checkpoint.market is not None:
                 source.load_state_dict(checkpoint.market)
             portfolio = Portfolio.from_snapshot(checkpoint.portfolio, rules.fees)
-        except (ValueError, KeyError) as error:
+        except (ValueError, KeyError, TypeError) as error:
             log.warning(
                 "the market changed since the checkpoint (%s): the agent resumes, the paper account starts afresh",
                 error,

@@ -85,7 +85,7 @@ class _Sequences:
     returns: Tensor
     valid: Tensor
     lengths: Tensor
-    """Valid steps of each sequence, (S,)."""
+    """Valid steps of each sequence, (S,); stays on the CPU."""
     states: RecurrentState
 
     def to(self, device: torch.device) -> _Sequences:
@@ -170,10 +170,11 @@ def ppo_update(
     network.train()
     for _ in range(config.epochs):
         epochs += 1
-        order = torch.randperm(count, generator=generator).to(device)
+        order = torch.randperm(count, generator=generator)  # on the CPU, like ``seq.lengths``
         epoch_kl = []
-        for batch in order.chunk(minibatches):
-            steps = int(seq.lengths[batch].max())  # trim padding that no sequence of this minibatch needs
+        for chosen in order.chunk(minibatches):
+            steps = int(seq.lengths[chosen].max())  # trim padding that no sequence of this minibatch needs
+            batch = chosen.to(device)
             valid = seq.valid[:steps, batch].float()
             out: NetworkOutput = network(
                 seq.observations[:steps, batch], seq.states.select(batch), seq.starts[:steps, batch]

@@ -126,6 +126,14 @@ def _valid_quote(bid: float, ask: float) -> bool:
     return math.isfinite(bid) and math.isfinite(ask) and 0 <= bid <= ask and ask > 0
 
 
+def _bid_to_sell(chain: OptionChain | None, ticker: str) -> float | None:
+    """The bid a held contract can be sold at now; ``None`` without a listing, a valid quote or a positive bid."""
+    quote = chain.bid_ask(ticker) if chain is not None else None
+    if quote is None or not _valid_quote(*quote) or quote[0] <= 0:
+        return None
+    return quote[0]
+
+
 def _resolve_buys(chain: OptionChain, layout: ChainLayout, spot: float, today: int) -> list[int]:
     """The contract each buy action would take: nearest expiry to the tier's target, nearest strike."""
     targets = dict.fromkeys(BUY_ACTIONS, -1)
@@ -327,10 +335,7 @@ class PaperTradingEnvironment:
         candidates = []
         for position in self.portfolio.positions.values():
             contract = position.contract
-            j = chain.index.get(contract.ticker)
-            if contract.underlying != symbol or j is None:
-                continue
-            if not (_valid_quote(float(chain.bid[j]), float(chain.ask[j])) and chain.bid[j] > 0):
+            if contract.underlying != symbol or _bid_to_sell(chain, contract.ticker) is None:
                 continue
             if selector == "calls" and contract.contract_type != "call":
                 continue
@@ -351,12 +356,12 @@ class PaperTradingEnvironment:
         timestamp = self._snapshot.timestamp_ms
         order = ACTIONS[action].order
         if isinstance(order, ClosePositions):
-            return [
-                self.portfolio.sell(
-                    p.contract.ticker, p.quantity, float(chain.bid[chain.index[p.contract.ticker]]), timestamp
-                )
-                for p in self._sellable(i, order.selector)
-            ]
+            fills = []
+            for position in self._sellable(i, order.selector):
+                bid = _bid_to_sell(chain, position.contract.ticker)
+                assert bid is not None  # _sellable keeps only positions with a bid
+                fills.append(self.portfolio.sell(position.contract.ticker, position.quantity, bid, timestamp))
+            return fills
         target = self._views[i].buy_targets[BUY_ACTIONS.index(action)]
         contract = chain.contracts[target]
         return [self.portfolio.buy(contract, self.config.contracts_per_trade, float(chain.ask[target]), timestamp)]
@@ -366,13 +371,9 @@ class PaperTradingEnvironment:
         views = dict(zip(self.symbols, self._views, strict=True))
         for position in self.portfolio.positions.values():
             view = views.get(position.contract.underlying)
-            chain = view.chain if view is not None else None
-            j = chain.index.get(position.contract.ticker) if chain is not None else None
-            if chain is None or j is None:
-                continue
-            bid, ask = float(chain.bid[j]), float(chain.ask[j])
-            if _valid_quote(bid, ask):
-                position.mark = (bid + ask) / 2
+            quote = view.chain.bid_ask(position.contract.ticker) if view is not None and view.chain else None
+            if quote is not None and _valid_quote(*quote):
+                position.mark = (quote[0] + quote[1]) / 2
 
     def _expire_positions(self) -> list[Fill]:
         """Sell today's expiring positions at the cut-off; settle expired ones at intrinsic value."""
@@ -394,16 +395,10 @@ class PaperTradingEnvironment:
                     value = intrinsic_value(spot, contract.strike, contract.contract_type == "call")
                     settle = value if value >= 0.01 else 0.0
                     fills.append(self.portfolio.settle(contract.ticker, settle, now))
-                elif past_cutoff and contract.expiration == today and view.tradable and view.chain is not None:
-                    j = view.chain.index.get(contract.ticker)
-                    if (
-                        j is not None
-                        and _valid_quote(float(view.chain.bid[j]), float(view.chain.ask[j]))
-                        and view.chain.bid[j] > 0
-                    ):
-                        fills.append(
-                            self.portfolio.sell(contract.ticker, position.quantity, float(view.chain.bid[j]), now)
-                        )
+                elif past_cutoff and contract.expiration == today and view.tradable:
+                    bid = _bid_to_sell(view.chain, contract.ticker)
+                    if bid is not None:
+                        fills.append(self.portfolio.sell(contract.ticker, position.quantity, bid, now))
         return fills
 
     def _observation(self) -> Observation:

@@ -72,16 +72,6 @@ class OptionQuote:
     timestamp_ms: int
 
 
-@dataclass(frozen=True, slots=True)
-class Greeks:
-    """Option sensitivities: delta per USD of the underlying, gamma per USD, theta per day, vega per vol point."""
-
-    delta: float
-    gamma: float
-    theta: float
-    vega: float
-
-
 @dataclass(frozen=True, slots=True, eq=False)
 class OptionChain:
     """A snapshot of one underlying's option chain, stored column-wise (one array element per contract).
@@ -110,19 +100,10 @@ class OptionChain:
     def __len__(self) -> int:
         return len(self.contracts)
 
-    def quote(self, ticker: str) -> OptionQuote | None:
-        """The chain's quote for one contract, or ``None`` when it is not listed here."""
+    def bid_ask(self, ticker: str) -> tuple[float, float] | None:
+        """The contract's (bid, ask) in this chain, USD per share, or ``None`` when it is not listed here."""
         i = self.index.get(ticker)
-        if i is None:
-            return None
-        return OptionQuote(ticker, float(self.bid[i]), 0, float(self.ask[i]), 0, self.timestamp_ms)
-
-    def greeks(self, ticker: str) -> Greeks | None:
-        """The chain's Greeks for one contract, or ``None`` when it is not listed or has none."""
-        i = self.index.get(ticker)
-        if i is None or not np.isfinite(self.delta[i]):
-            return None
-        return Greeks(float(self.delta[i]), float(self.gamma[i]), float(self.theta[i]), float(self.vega[i]))
+        return None if i is None else (float(self.bid[i]), float(self.ask[i]))
 
 
 @dataclass(frozen=True, slots=True)

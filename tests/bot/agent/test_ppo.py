@@ -103,25 +103,29 @@ def test_training_uses_exactly_the_fresh_rollout_at_the_update_frequency(small_t
     assert trader.agent.updates == 3 and len(trader.buffer) == 80
 
 
+def add_step(buffer, state, t):
+    """One single-stream transition whose observation and reward are ``t``."""
+    buffer.add(
+        np.full((1, 2), t, np.float32),
+        np.array([t % 31]),
+        np.ones((1, 31), bool),
+        np.array([float(t)], np.float32),
+        np.zeros((1, 2), np.float32),
+        np.array([False]),
+        np.zeros(1, np.float32),
+        np.zeros(1, np.float32),
+        np.array([False]),
+        state,
+    )
+
+
 def test_the_buffer_is_a_ring_and_rollouts_stay_contiguous_across_the_wrap(small):
     buffer = ExperienceBuffer(1, 2, 31, window=4, capacity=10)
     state = CLSTMActorCritic(small).initial_state(1)
-    mask = np.ones((1, 31), dtype=bool)
     for t in range(23):
         if t in (8, 16):  # updates; the third rollout wraps around the 10-row ring
             buffer.consume()
-        buffer.add(
-            np.full((1, 2), t, np.float32),
-            np.array([t % 31]),
-            mask,
-            np.array([float(t)], np.float32),
-            np.zeros((1, 2), np.float32),
-            np.array([False]),
-            np.zeros(1, np.float32),
-            np.zeros(1, np.float32),
-            np.array([False]),
-            state,
-        )
+        add_step(buffer, state, t)
     rollout = buffer.rollout()
     assert rollout.rewards[:, 0].tolist() == [16.0, 17, 18, 19, 20, 21, 22]
     assert len(rollout.sequence_states) == 2  # sequences start at steps 0 and 4 of the rollout
@@ -134,22 +138,10 @@ def test_the_buffer_is_a_ring_and_rollouts_stay_contiguous_across_the_wrap(small
 def test_a_rollout_longer_than_the_buffer_is_refused(small):
     buffer = ExperienceBuffer(1, 2, 31, window=4, capacity=3)
     state = CLSTMActorCritic(small).initial_state(1)
-    row = (
-        np.zeros((1, 2), np.float32),
-        np.array([0]),
-        np.ones((1, 31), bool),
-        np.zeros(1, np.float32),
-        np.zeros((1, 2), np.float32),
-        np.array([False]),
-        np.zeros(1, np.float32),
-        np.zeros(1, np.float32),
-        np.array([False]),
-        state,
-    )
-    for _ in range(3):
-        buffer.add(*row)
+    for t in range(3):
+        add_step(buffer, state, t)
     with pytest.raises(OverflowError, match="train first"):
-        buffer.add(*row)
+        add_step(buffer, state, 3)
 
 
 def test_masked_actions_are_never_sampled_and_have_zero_probability(small):
