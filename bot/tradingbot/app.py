@@ -128,7 +128,7 @@ def build_trader(settings: Settings) -> Trader:
         log.info("fresh agent: nothing to resume in %s", settings.checkpoint_dir)
     env = PaperTradingEnvironment(source, rules)
     if portfolio is not None:
-        env.restore(portfolio)
+        env.restore(portfolio)  # the market was restored with the same symbols, so every holding is traded here
     buffer = ExperienceBuffer(len(settings.symbols), OBSERVATION_SIZE, NUM_ACTIONS, shape.window)
     return LearningTrader(
         env,

@@ -200,6 +200,9 @@ class PaperTradingEnvironment:
 
     def restore(self, portfolio: Portfolio) -> None:
         """Continue trading with a saved account (positions are re-marked at the current quotes)."""
+        foreign = {p.contract.underlying for p in portfolio.positions.values()} - set(self.symbols)
+        if foreign:
+            raise ValueError(f"the saved account holds options on {', '.join(sorted(foreign))}, not traded here")
         self.portfolio = portfolio
         self._mark_positions()
 

@@ -12,6 +12,7 @@ import pytest
 from tradingbot.env.actions import ACTION_NAMES, BUY_ACTIONS, CLOSE_ACTIONS, HOLD, NUM_ACTIONS
 from tradingbot.env.observation import FEATURE_NAMES, OBSERVATION_SIZE
 from tradingbot.env.paper import EnvironmentConfig, PaperTradingEnvironment
+from tradingbot.env.portfolio import FeeSchedule, Portfolio
 from tradingbot.env.reward import step_reward
 from tradingbot.market.clock import eastern
 from tradingbot.market.simulator import MarketSimulator, SimulatorConfig
@@ -280,3 +281,23 @@ def test_reset_restores_the_initial_capital():
 def test_unusable_trading_rules_are_refused(bad):
     with pytest.raises(ValueError, match=r"must|cannot"):
         EnvironmentConfig(**bad)
+
+
+def test_a_saved_account_continues_and_one_holding_other_underlyings_is_refused(static_market):
+    env = PaperTradingEnvironment(static_market(), EnvironmentConfig())
+    env.step([BUY_ATM_CALL_1W])
+    saved = env.portfolio.snapshot()
+    other = PaperTradingEnvironment(static_market(), EnvironmentConfig())
+    other.restore(Portfolio.from_snapshot(saved, FeeSchedule()))
+    assert other.portfolio.snapshot()["positions"] == saved["positions"]
+    qqq = dict(saved, positions=[dict(saved["positions"][0], ticker="O:QQQ260116C00100000")])
+    with pytest.raises(ValueError, match="QQQ"):
+        other.restore(Portfolio.from_snapshot(qqq, FeeSchedule()))
+
+
+def test_an_underlying_without_trades_earns_no_reward_share():
+    env = sim_env(symbols=("SPY", "QQQ"), seed=6)
+    for _ in range(20):
+        result = env.step([BUY_ATM_CALL_1W, HOLD])
+        assert result.info.symbol_rewards[1] == 0.0
+    assert env.step([HOLD, HOLD]).info.symbol_rewards[0] != 0.0  # SPY holds calls whose marks move
