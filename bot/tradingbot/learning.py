@@ -82,6 +82,7 @@ class LearningTrader:
         self.kind = "agent"
         self.step = step
         self.last_metrics: TrainMetrics | None = None
+        self.save_failures = 0
         self._update_frequency = update_frequency
         self._save_frequency = save_frequency
         self.store = store
@@ -120,7 +121,8 @@ class LearningTrader:
         return TickReport(result, metrics, path)
 
     def save(self) -> Path | None:
-        """Write a checkpoint of the current step (no-op without a store)."""
+        """Write a checkpoint of the current step; ``None`` without a store or when the write failed
+        (reported and counted: a full or broken volume must not stop trading)."""
         if self.store is None:
             return None
         checkpoint = Checkpoint(
@@ -131,7 +133,12 @@ class LearningTrader:
             portfolio=self.env.portfolio.snapshot(),
             market=self._market_state() if self._market_state else None,
         )
-        path = self.store.save(checkpoint)
+        try:
+            path = self.store.save(checkpoint)
+        except OSError as error:
+            self.save_failures += 1
+            log.error("checkpoint at step %d failed (%s); trading goes on, the next save retries", self.step, error)
+            return None
         self._saved_step = self.step
         return path
 

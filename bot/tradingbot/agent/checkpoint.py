@@ -102,11 +102,15 @@ def write_checkpoint(directory: Path, checkpoint: Checkpoint) -> Path:
     }
     final = directory / checkpoint_name(checkpoint.step)
     temporary = directory / f"{_TMP_PREFIX}{checkpoint.step:012d}-{os.getpid()}"
-    with temporary.open("wb") as handle:
-        torch.save(payload, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, final)
+    try:
+        with temporary.open("wb") as handle:
+            torch.save(payload, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, final)
+    except BaseException:
+        temporary.unlink(missing_ok=True)  # a failed write (disk full, signal) leaves nothing half-written
+        raise
     _fsync_directory(directory)
     return final
 

@@ -106,6 +106,17 @@ def test_model_dir_seeds_weights(small_trader, small, tmp_path):
     assert initial_weights(tmp_path / "missing", small) is None
 
 
+def test_a_failing_volume_is_reported_and_trading_goes_on(small_trader, tmp_path, caplog):
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("a file where the checkpoint directory should be")
+    trader = small_trader(store=CheckpointStore(blocked), save_frequency=5)
+    with caplog.at_level(logging.ERROR):
+        for _ in range(12):
+            trader.tick()
+    assert trader.step == 12 and trader.save_failures == 2
+    assert "checkpoint at step 5 failed" in caplog.text
+
+
 def test_write_is_atomic_against_a_crash_between_write_and_rename(small_trader, small, tmp_path, monkeypatch):
     trader, _ = saved_trader(small_trader, tmp_path)
 
