@@ -23,7 +23,7 @@ from tradingbot.policies import HoldPolicy, RandomPolicy
 STEPS_PER_DAY = 26
 TRAIN_STEPS = 12_000
 TRAIN_SEEDS = (0, 1, 2)
-HELD_OUT_DAYS = 20
+HELD_OUT_DAYS = 60
 NETWORK = NetworkConfig(OBSERVATION_SIZE, feature_hidden=64, mlp_hidden=64, policy_hidden=64, window=16)
 
 
