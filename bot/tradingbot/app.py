@@ -7,10 +7,11 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tradingbot.agent.agent import OptionsCLSTMPPOAgent, resolve_device
 from tradingbot.agent.buffer import ExperienceBuffer
-from tradingbot.agent.checkpoint import CheckpointStore, S3Mirror, initial_weights
+from tradingbot.agent.checkpoint import CheckpointIncompatibleError, CheckpointStore, S3Mirror, initial_weights
 from tradingbot.agent.network import NetworkConfig
 from tradingbot.agent.ppo import PPOConfig
 from tradingbot.config import Settings
@@ -85,6 +86,15 @@ def s3_mirror(settings: Settings) -> S3Mirror | None:
     )
 
 
+def _load_agent(agent: OptionsCLSTMPPOAgent, state: dict[str, Any], source: str, weights_only: bool) -> None:
+    """Load saved agent state; tensors that do not fit this network are a clear start error."""
+    try:
+        agent.load_state_dict(state, weights_only=weights_only)
+    except (RuntimeError, KeyError, ValueError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CheckpointIncompatibleError(f"{source} does not fit this network: {reason}") from error
+
+
 def build_trader(settings: Settings) -> Trader:
     """The market, the paper account and the trader; a learning trader resumes from its newest checkpoint."""
     source = MarketSimulator(
@@ -109,7 +119,7 @@ def build_trader(settings: Settings) -> Trader:
     portfolio: Portfolio | None = None
     step = 0
     if checkpoint is not None:
-        agent.load_state_dict(checkpoint.agent)
+        _load_agent(agent, checkpoint.agent, f"checkpoint {store.last_path}", weights_only=False)
         step = checkpoint.step
         try:
             if checkpoint.market is not None:
@@ -122,7 +132,7 @@ def build_trader(settings: Settings) -> Trader:
             )
         log.info("resumed from %s: step %d, %d updates", store.last_path, step, agent.updates)
     elif settings.model_dir is not None and (initial := initial_weights(settings.model_dir, shape)) is not None:
-        agent.load_state_dict(initial.agent, weights_only=True)
+        _load_agent(agent, initial.agent, f"initial weights in {settings.model_dir}", weights_only=True)
         log.info("initial weights from %s (step %d)", settings.model_dir, initial.step)
     else:
         log.info("fresh agent: nothing to resume in %s", settings.checkpoint_dir)

@@ -222,16 +222,25 @@ class MarketSimulator:
                 f"saved market is for symbols {state['symbols']} seed {state['seed']}, "
                 f"this simulator has {list(self.config.symbols)} seed {self.config.seed}"
             )
-        self._rng.bit_generator.state = state["rng"]  # as it was before the saved snapshot drew its sizes
-        self._log_price = np.array(state["log_price"], dtype=np.float64)
-        self._regime = np.array(state["regime"], dtype=np.int64)
-        self._atm_iv = np.array(state["atm_iv"], dtype=np.float64)
-        self._day = date.fromisoformat(state["day"])
-        self._step_in_day = int(state["step_in_day"])
-        self._listings = [
+        # parse everything before changing anything: a malformed state leaves this simulator untouched
+        log_price = np.array(state["log_price"], dtype=np.float64)
+        regime = np.array(state["regime"], dtype=np.int64)
+        atm_iv = np.array(state["atm_iv"], dtype=np.float64)
+        day = date.fromisoformat(state["day"])
+        step_in_day = int(state["step_in_day"])
+        listings: list[_Listing | None] = [
             self._listing(symbol, {date.fromisoformat(e): np.array(k) for e, k in saved.items()})
             for symbol, saved in zip(self.config.symbols, state["listings"], strict=True)
         ]
+        shapes_ok = log_price.shape == regime.shape == atm_iv.shape == (len(self.config.symbols),)
+        regimes_ok = bool(np.all((regime >= 0) & (regime < len(self.config.regimes))))
+        if not (shapes_ok and regimes_ok and 0 <= step_in_day <= self.config.steps_per_day):
+            raise ValueError("saved market state does not match this simulator's symbols, regimes or steps per day")
+        rng = np.random.default_rng()
+        rng.bit_generator.state = state["rng"]  # as it was before the saved snapshot drew its sizes
+        self._rng = rng
+        self._log_price, self._regime, self._atm_iv = log_price, regime, atm_iv
+        self._day, self._step_in_day, self._listings = day, step_in_day, listings
         self._snapshot = self._build_snapshot()
 
     def advance(self) -> MarketSnapshot:

@@ -9,14 +9,18 @@ import pytest
 import torch
 
 from tradingbot.agent.checkpoint import (
+    Checkpoint,
     CheckpointCorruptError,
     CheckpointIncompatibleError,
     CheckpointStore,
     checkpoint_paths,
     initial_weights,
     read_checkpoint,
+    write_checkpoint,
 )
 from tradingbot.agent.network import NetworkConfig
+from tradingbot.app import build_trader
+from tradingbot.config import load_settings
 from tradingbot.env.portfolio import FeeSchedule, Portfolio
 from tradingbot.market.simulator import MarketSimulator, SimulatorConfig
 
@@ -147,8 +151,33 @@ def test_the_simulated_market_continues_exactly_after_a_restore():
             assert (a.symbols[symbol].chain.ask == b.symbols[symbol].chain.ask).all()
     with pytest.raises(ValueError, match="symbols"):
         MarketSimulator(SimulatorConfig(("SPY",), seed=5)).load_state_dict(saved)
+    other = MarketSimulator(SimulatorConfig(("SPY", "QQQ"), seed=5, steps_per_day=2))
+    before = other.current()
+    with pytest.raises(ValueError, match="steps per day"):
+        other.load_state_dict(saved)  # saved at step 4 of a 13-step day
+    assert other.current() is before  # a state that does not fit changes nothing
 
 
 def test_reading_a_missing_file_is_a_corrupt_checkpoint(tmp_path):
     with pytest.raises(CheckpointCorruptError, match="unreadable"):
         read_checkpoint(tmp_path / "checkpoint-000000000001.pt")
+
+
+def test_saved_tensors_that_do_not_fit_are_a_clear_start_error(small_trader, small, tmp_path):
+    _, store = saved_trader(small_trader, tmp_path)
+    checkpoint = store.latest(small)
+    broken = dict(checkpoint.agent, network={k: v for k, v in checkpoint.agent["network"].items() if "actor" not in k})
+    write_checkpoint(tmp_path, Checkpoint(step=31, network=checkpoint.network, agent=broken))
+    settings = load_settings(
+        {},
+        {
+            "checkpoint_dir": str(tmp_path),
+            "feature_hidden": "16",
+            "mlp_hidden": "16",
+            "policy_hidden": "24",
+            "window": "8",
+            "steps_per_day": "13",
+        },
+    )
+    with pytest.raises(CheckpointIncompatibleError, match=r"checkpoint-000000000031\.pt does not fit this network"):
+        build_trader(settings)
