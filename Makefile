@@ -41,6 +41,7 @@ bench: $(VENV)/.bench
 	$(PY) bench/agent_latency.py
 	$(PY) bench/ppo_update.py
 	$(PY) bench/online_loop.py
+	$(PY) bench/metrics_scrape.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

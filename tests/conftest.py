@@ -57,3 +57,9 @@ def moto_s3() -> Iterator[str]:
 def dead_endpoint() -> str:
     """A URL on 127.0.0.1 where nothing listens (an S3 outage)."""
     return f"http://127.0.0.1:{free_port()}"
+
+
+@pytest.fixture
+def unused_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    return free_port()

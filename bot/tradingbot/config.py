@@ -128,6 +128,23 @@ class Settings(BaseModel):
         allow_inf_nan=False,
     )
 
+    http_host: str = _setting("0.0.0.0", "HTTP_HOST", "--host", "address the HTTP server binds")  # noqa: S104
+    http_port: int = _setting(
+        8000,
+        "HTTP_PORT",
+        "--port",
+        "port of /health, /ready, /status and /metrics (0: any free port, logged)",
+        ge=0,
+        le=65535,
+    )
+    health_stall_s: float = _setting(
+        60.0,
+        "HEALTH_STALL_AFTER",
+        "--health-stall-after",
+        "/health fails when no step completed for this many seconds (at least three step intervals are always allowed)",
+        gt=0,
+        allow_inf_nan=False,
+    )
     update_frequency: int = _setting(
         100, "UPDATE_FREQUENCY", "--update-frequency", "steps of fresh experience per PPO update", ge=1, le=10_000
     )

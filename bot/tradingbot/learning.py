@@ -30,6 +30,7 @@ log = logging.getLogger("tradingbot.learning")
 class TickReport:
     """One step of the loop: the environment's result, and the update or checkpoint it triggered."""
 
+    actions: list[int]
     result: StepResult
     metrics: TrainMetrics | None = None
     checkpoint: Path | None = None
@@ -48,10 +49,11 @@ class BaselineTrader:
 
     def tick(self) -> TickReport:
         """One step."""
-        result = self.env.step(self._policy.act(self._observation, self.env.action_mask()))
+        actions = self._policy.act(self._observation, self.env.action_mask())
+        result = self.env.step(actions)
         self._observation = result.observation
         self.step += 1
-        return TickReport(result)
+        return TickReport([int(a) for a in actions], result)
 
     def finish(self) -> Path | None:
         """Nothing to save."""
@@ -118,7 +120,7 @@ class LearningTrader:
             self.buffer.consume()
             self.last_metrics = metrics
         path = self.save() if self.step % self._save_frequency == 0 else None
-        return TickReport(result, metrics, path)
+        return TickReport([int(a) for a in decision.actions], result, metrics, path)
 
     def save(self) -> Path | None:
         """Write a checkpoint of the current step; ``None`` without a store or when the write failed

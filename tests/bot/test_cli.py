@@ -15,7 +15,7 @@ COMMAND = [sys.executable, "-m", "tradingbot", "run"]
 
 def run(args, env=None, timeout=60):
     environ = {k: v for k, v in os.environ.items() if k not in ("SYMBOLS", "POLICY", "MAX_STEPS", "LOG_LEVEL")}
-    environ.update(env or {})
+    environ.update({"HTTP_HOST": "127.0.0.1", "HTTP_PORT": "0"}, **(env or {}))
     return subprocess.run(COMMAND + args, capture_output=True, text=True, timeout=timeout, env=environ, check=False)
 
 
@@ -96,7 +96,7 @@ def test_the_learning_agent_trains_checkpoints_and_resumes(tmp_path):
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_stops_the_loop_cleanly_with_a_final_checkpoint(sig, tmp_path):
-    environ = dict(os.environ, PYTHONUNBUFFERED="1")
+    environ = dict(os.environ, PYTHONUNBUFFERED="1", HTTP_HOST="127.0.0.1", HTTP_PORT="0")
     proc = subprocess.Popen(
         [
             *COMMAND,

@@ -38,7 +38,7 @@ RESUMED = re.compile(r"resumed from \S+checkpoint-(\d{12})\.pt: step (\d+)")
 
 
 def start(directory):
-    environ = dict(os.environ, PYTHONUNBUFFERED="1")
+    environ = dict(os.environ, PYTHONUNBUFFERED="1", HTTP_HOST="127.0.0.1", HTTP_PORT="0")
     return subprocess.Popen(
         [*COMMAND, "--checkpoint-dir", str(directory)],
         env=environ,

@@ -1,0 +1,143 @@
+"""The bot's Prometheus metrics, in a registry of its own (nothing global).
+
+The seed's names are kept exactly: ``trading_bot_portfolio_value``, ``trading_bot_win_rate``,
+``trading_bot_trades_total`` and ``trading_bot_reward_total`` (a gauge: rewards can be negative).
+Labels are bounded: ``symbol`` takes only the configured underlyings, the others fixed sets. Money
+in USD, times in seconds.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from tradingbot.agent.ppo import TrainMetrics
+from tradingbot.env.actions import ACTIONS, BuyOption, ClosePositions
+from tradingbot.env.paper import StepInfo
+from tradingbot.env.portfolio import Portfolio
+
+ACTION_TYPES = ("hold", "buy_call", "buy_put", "close")
+LOSSES = ("policy", "value", "entropy", "approx_kl", "clip_fraction", "explained_variance")
+MARKET_EVENTS = ("quote", "trade", "chain")
+
+
+def action_type(action: int) -> str:
+    """The bounded label of an action index."""
+    order = ACTIONS[action].order
+    if isinstance(order, BuyOption):
+        return f"buy_{order.contract_type}"
+    return "close" if isinstance(order, ClosePositions) else "hold"
+
+
+class BotMetrics:
+    """Every metric the bot exports, registered in ``registry``."""
+
+    def __init__(self, symbols: tuple[str, ...]) -> None:
+        self.symbols = symbols
+        self.registry = r = CollectorRegistry()
+        self.portfolio_value = Gauge("trading_bot_portfolio_value", "Cash plus marked positions, USD", registry=r)
+        self.win_rate = Gauge("trading_bot_win_rate", "Closed positions with a gain / closed positions", registry=r)
+        self.trades = Counter("trading_bot_trades", "Executed buy and sell orders", registry=r)
+        self.reward_total = Gauge("trading_bot_reward_total", "Sum of step rewards since start", registry=r)
+        self.cash = Gauge("trading_bot_cash", "Cash, USD", registry=r)
+        self.realized_pnl = Gauge("trading_bot_realized_pnl", "Realised P&L, USD", registry=r)
+        self.unrealized_pnl = Gauge("trading_bot_unrealized_pnl", "Unrealised P&L, USD", registry=r)
+        self.drawdown = Gauge("trading_bot_drawdown", "Fall of the value from its high-water mark", registry=r)
+        self.open_positions = Gauge("trading_bot_open_positions", "Open option positions", ["symbol"], registry=r)
+        self.actions = Counter("trading_bot_actions", "Actions chosen", ["symbol", "action_type"], registry=r)
+        self.rejections = Counter(
+            "trading_bot_rejected_actions", "Actions refused at execution", ["symbol"], registry=r
+        )
+        self.steps = Counter("trading_bot_steps", "Decision steps completed", registry=r)
+        self.updates = Counter("trading_bot_training_updates", "PPO updates", registry=r)
+        self.losses = Gauge("trading_bot_training_loss", "The last PPO update's figures", ["loss"], registry=r)
+        self.checkpoints = Counter("trading_bot_checkpoints_saved", "Checkpoints written", registry=r)
+        self.last_checkpoint = Gauge(
+            "trading_bot_last_checkpoint_timestamp_seconds", "Unix time of the last checkpoint written", registry=r
+        )
+        self.market_events = Counter("trading_bot_market_events", "Market data events received", ["type"], registry=r)
+        self.feed_reconnects = Counter("trading_bot_feed_reconnects", "Market feed reconnections", registry=r)
+        self.last_data = Gauge(
+            "trading_bot_last_market_data_timestamp_seconds", "Unix time the newest market data arrived", registry=r
+        )
+        self.stale_symbols = Gauge("trading_bot_stale_symbols", "Underlyings whose data is unusable", registry=r)
+        self.decision_latency = Histogram(
+            "trading_bot_decision_latency_seconds",
+            "Wall time of one step: decide, trade, learn",
+            registry=r,
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+        )
+        self.heartbeat = Gauge(
+            "trading_bot_heartbeat_timestamp_seconds", "Unix time of the last completed step", registry=r
+        )
+        for symbol in symbols:
+            self.open_positions.labels(symbol)
+            self.rejections.labels(symbol)
+            for kind in ACTION_TYPES:
+                self.actions.labels(symbol, kind)
+        for kind in MARKET_EVENTS:
+            self.market_events.labels(kind)
+        for loss in LOSSES:
+            self.losses.labels(loss)
+
+    def record_step(
+        self,
+        actions: list[int],
+        info: StepInfo,
+        reward: float,
+        trades_before: int,
+        portfolio: Portfolio,
+        seconds: float,
+        now: float,
+    ) -> None:
+        """Everything one completed step changed."""
+        self.steps.inc()
+        self.decision_latency.observe(seconds)
+        self.heartbeat.set(now)
+        self.last_data.set(now)
+        for symbol, action in zip(self.symbols, actions, strict=True):
+            self.actions.labels(symbol, action_type(action)).inc()
+        for rejection in info.rejections:
+            self.rejections.labels(rejection.symbol).inc()
+        self.trades.inc(max(info.trades - trades_before, 0))
+        self.reward_total.inc(reward)
+        self.stale_symbols.set(len(info.stale_symbols))
+        fresh = len(self.symbols) - len(info.stale_symbols)
+        for kind in MARKET_EVENTS:
+            self.market_events.labels(kind).inc(fresh)  # the simulator delivers one of each per fresh underlying
+        self.portfolio_value.set(portfolio.value)
+        self.win_rate.set(portfolio.win_rate)
+        self.cash.set(portfolio.cash)
+        self.realized_pnl.set(portfolio.realized_pnl)
+        self.unrealized_pnl.set(portfolio.unrealized_pnl)
+        self.drawdown.set(portfolio.drawdown)
+        held = dict.fromkeys(self.symbols, 0)
+        for position in portfolio.positions.values():
+            held[position.contract.underlying] = held.get(position.contract.underlying, 0) + 1
+        for symbol in self.symbols:
+            self.open_positions.labels(symbol).set(held[symbol])
+
+    def record_update(self, metrics: TrainMetrics) -> None:
+        """A PPO update's figures."""
+        self.updates.inc()
+        for loss, value in zip(
+            LOSSES,
+            (
+                metrics.policy_loss,
+                metrics.value_loss,
+                metrics.entropy,
+                metrics.approx_kl,
+                metrics.clip_fraction,
+                metrics.explained_variance,
+            ),
+            strict=True,
+        ):
+            self.losses.labels(loss).set(value)
+
+    def record_checkpoint(self, now: float) -> None:
+        """A checkpoint was written."""
+        self.checkpoints.inc()
+        self.last_checkpoint.set(now)
+
+    def exposition(self) -> bytes:
+        """The text exposition format of every metric."""
+        return generate_latest(self.registry)

@@ -1,0 +1,77 @@
+"""The bot's HTTP server (aiohttp, same event loop as the trading loop): /health, /ready, /status, /metrics.
+
+Handlers only read the latest published :class:`~tradingbot.status.BotStatus` and the metrics registry
+(both safe to read while the trader steps in its worker thread), so a probe never waits for a step.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from tradingbot.metrics import BotMetrics
+from tradingbot.status import BotStatus, health, readiness
+
+
+def make_app(
+    status: Callable[[], BotStatus],
+    metrics: BotMetrics,
+    stall_s: float,
+    max_data_age_s: float,
+    clock: Callable[[], float] = time.time,
+) -> web.Application:
+    """The four routes over a status source."""
+
+    async def get_health(_: web.Request) -> web.Response:
+        ok, body = health(status(), clock(), stall_s)
+        return web.json_response(body, status=200 if ok else 503)
+
+    async def get_ready(_: web.Request) -> web.Response:
+        ok, body = readiness(status(), clock(), max_data_age_s)
+        return web.json_response(body, status=200 if ok else 503)
+
+    async def get_status(_: web.Request) -> web.Response:
+        current = status()
+        now = clock()
+        document: dict[str, Any] = dict(current.document)
+        document["uptime_s"] = round(now - current.started, 3)
+        document["heartbeat_age_s"] = None if current.heartbeat is None else round(now - current.heartbeat, 3)
+        feed = dict(document.get("feed", {}))
+        feed["last_event_age_s"] = (
+            None if current.last_market_data is None else round(now - current.last_market_data, 3)
+        )
+        document["feed"] = feed
+        return web.json_response(document)
+
+    async def get_metrics(_: web.Request) -> web.Response:
+        response = web.Response(body=metrics.exposition())
+        response.content_type = CONTENT_TYPE_LATEST.split(";")[0]
+        response.charset = "utf-8"
+        return response
+
+    app = web.Application()
+    app.router.add_get("/health", get_health)
+    app.router.add_get("/ready", get_ready)
+    app.router.add_get("/status", get_status)
+    app.router.add_get("/metrics", get_metrics)
+    return app
+
+
+@asynccontextmanager
+async def serving(app: web.Application, host: str, port: int) -> AsyncIterator[int]:
+    """Serve ``app`` on ``host:port`` (port 0: any free port) until the block ends; yields the bound port."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    try:
+        await site.start()
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        yield int(sockets[0].getsockname()[1]) if sockets else port
+    finally:
+        await runner.cleanup()

@@ -1,0 +1,115 @@
+"""What the bot reports about itself: liveness, readiness and the ``/status`` document.
+
+The trading loop publishes a :class:`BotStatus` after every step; the HTTP handlers only read the
+latest one, so they never touch the trader while it steps in its worker thread. No secret is ever
+part of it: the settings are copied without the credential fields, whose presence alone is shown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from tradingbot import __version__
+from tradingbot.config import Settings
+from tradingbot.env.actions import ACTION_NAMES
+from tradingbot.learning import BaselineTrader, LearningTrader
+
+SECRET_SETTINGS = frozenset({"s3_access_key", "s3_secret_key"})
+
+
+@dataclass(frozen=True)
+class BotStatus:
+    """A published view of the bot. Times are Unix seconds; ``None`` before the first step."""
+
+    started: float
+    heartbeat: float | None
+    last_market_data: float | None
+    feed_connected: bool
+    model_loaded: bool
+    document: dict[str, Any] = field(default_factory=dict)
+
+
+def public_settings(settings: Settings) -> dict[str, Any]:
+    """The settings as JSON-ready data, credentials replaced by whether they are set."""
+    data = settings.model_dump(mode="json", exclude=set(SECRET_SETTINGS))
+    data["s3_credentials"] = "set" if settings.s3_access_key or settings.s3_secret_key else "unset"
+    return data
+
+
+def status_document(
+    settings: Settings,
+    trader: BaselineTrader | LearningTrader,
+    last_actions: list[int],
+    last_checkpoint_unix: float | None,
+) -> dict[str, Any]:
+    """The ``/status`` body, without the ages (added at request time)."""
+    portfolio = trader.env.portfolio
+    document: dict[str, Any] = {
+        "bot": {"name": settings.bot_name, "version": __version__, "policy": trader.name, "kind": trader.kind},
+        "config": public_settings(settings),
+        "portfolio": {
+            "cash": portfolio.cash,
+            "value": portfolio.value,
+            "realized_pnl": portfolio.realized_pnl,
+            "unrealized_pnl": portfolio.unrealized_pnl,
+            "win_rate": portfolio.win_rate,
+            "trades": portfolio.trades,
+            "drawdown": portfolio.drawdown,
+            "positions": [
+                {
+                    "ticker": t,
+                    "quantity": p.quantity,
+                    "mark": p.mark,
+                    "cost": p.cost,
+                    "unrealized_pnl": p.unrealized_pnl,
+                    "expiration": p.contract.expiration.isoformat(),
+                }
+                for t, p in portfolio.positions.items()
+            ],
+        },
+        "last_actions": {s: ACTION_NAMES[a] for s, a in zip(settings.symbols, last_actions, strict=True)},
+        "steps": trader.step,
+        "feed": {"source": settings.source, "connected": True, "reconnects": 0},
+    }
+    if isinstance(trader, LearningTrader):
+        store = trader.store
+        mirror = store.mirror if store is not None else None
+        document["training"] = {
+            "updates": trader.agent.updates,
+            "steps_since_update": trader.buffer.fresh_steps,
+            "last": asdict(trader.last_metrics) if trader.last_metrics is not None else None,
+        }
+        document["checkpoints"] = {
+            "last_path": str(store.last_path) if store is not None and store.last_path is not None else None,
+            "last_saved_unix": last_checkpoint_unix,
+            "saves": store.saves if store is not None else 0,
+            "failures": trader.save_failures,
+            "s3": asdict(mirror.status) if mirror is not None else None,
+        }
+    return document
+
+
+def health(status: BotStatus, now: float, stall_s: float) -> tuple[bool, dict[str, Any]]:
+    """Liveness: the loop completed a step within ``stall_s`` (or is still starting)."""
+    reference = status.heartbeat if status.heartbeat is not None else status.started
+    age = now - reference
+    ok = age <= stall_s
+    return ok, {"status": "ok" if ok else "stuck", "heartbeat_age_s": round(age, 3), "stall_after_s": stall_s}
+
+
+def readiness(status: BotStatus, now: float, max_data_age_s: float) -> tuple[bool, dict[str, Any]]:
+    """Readiness: a model is loaded, the feed is connected and its newest data is fresh."""
+    reasons = []
+    if not status.model_loaded:
+        reasons.append("no model loaded")
+    if not status.feed_connected:
+        reasons.append("market feed not connected")
+    age = None if status.last_market_data is None else now - status.last_market_data
+    if age is None:
+        reasons.append("no market data yet")
+    elif age > max_data_age_s:
+        reasons.append(f"market data is {age:.0f} s old (limit {max_data_age_s:.0f} s)")
+    body: dict[str, Any] = {"status": "ready" if not reasons else "not ready", "reasons": reasons}
+    body["market_data_age_s"] = None if age is None else round(age, 3)
+    return not reasons, body
