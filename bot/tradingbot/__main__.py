@@ -14,6 +14,7 @@ from tradingbot import __version__
 from tradingbot.agent.checkpoint import CheckpointIncompatibleError
 from tradingbot.app import Trader, build_trader, run_bot
 from tradingbot.config import Settings, SettingsError, load_settings, setting_sources
+from tradingbot.server import ServerStartError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -60,7 +61,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CheckpointIncompatibleError, ValueError) as error:
         logging.getLogger("tradingbot").error("cannot start: %s", error)
         return 2
-    asyncio.run(_run(settings, trader))
+    try:
+        asyncio.run(_run(settings, trader))
+    except ServerStartError as error:
+        logging.getLogger("tradingbot").error("cannot start: %s (set --port/HTTP_PORT)", error)
+        return 2
     return 0
 
 

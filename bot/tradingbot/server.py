@@ -18,6 +18,10 @@ from tradingbot.metrics import BotMetrics
 from tradingbot.status import BotStatus, health, readiness
 
 
+class ServerStartError(RuntimeError):
+    """The HTTP server could not bind its address (e.g. the port is taken): set HTTP_HOST/HTTP_PORT."""
+
+
 def make_app(
     status: Callable[[], BotStatus],
     metrics: BotMetrics,
@@ -69,7 +73,10 @@ async def serving(app: web.Application, host: str, port: int) -> AsyncIterator[i
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     try:
-        await site.start()
+        try:
+            await site.start()
+        except OSError as error:
+            raise ServerStartError(f"cannot listen on {host}:{port}: {error.strerror or error}") from error
         server = site._server
         sockets = getattr(server, "sockets", None) or []
         yield int(sockets[0].getsockname()[1]) if sockets else port

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -137,3 +138,13 @@ def test_asking_for_a_missing_gpu_is_a_clear_start_error(tmp_path):
     result = run(["--max-steps", "1", "--device", "cuda", "--checkpoint-dir", str(tmp_path)])
     assert result.returncode == 2
     assert "no CUDA GPU is available" in result.stdout and "Traceback" not in result.stderr
+
+
+def test_a_taken_port_is_a_clear_start_error(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run(["--max-steps", "1", "--policy", "hold"], env={"HTTP_PORT": str(port)})
+    assert result.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stdout and "Traceback" not in result.stderr
