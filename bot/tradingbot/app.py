@@ -14,7 +14,13 @@ import torch
 
 from tradingbot.agent.agent import OptionsCLSTMPPOAgent, resolve_device
 from tradingbot.agent.buffer import ExperienceBuffer
-from tradingbot.agent.checkpoint import CheckpointIncompatibleError, CheckpointStore, S3Mirror, initial_weights
+from tradingbot.agent.checkpoint import (
+    CheckpointIncompatibleError,
+    CheckpointStore,
+    S3Mirror,
+    first_line,
+    initial_weights,
+)
 from tradingbot.agent.network import NetworkConfig
 from tradingbot.agent.ppo import PPOConfig
 from tradingbot.config import Settings
@@ -99,7 +105,7 @@ def _load_agent(agent: OptionsCLSTMPPOAgent, state: dict[str, Any], source: str,
     try:
         agent.load_state_dict(state, weights_only=weights_only)
     except (RuntimeError, KeyError, ValueError) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        reason = first_line(error) or type(error).__name__
         raise CheckpointIncompatibleError(f"{source} does not fit this network: {reason}") from error
 
 

@@ -53,6 +53,12 @@ def config_hash(network: Mapping[str, int]) -> str:
     return hashlib.sha256(json.dumps(dict(network), sort_keys=True).encode()).hexdigest()[:16]
 
 
+def first_line(error: BaseException) -> str:
+    """The first line of an error's message ("" when it has none): torch's errors run to many lines."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else ""
+
+
 def checkpoint_name(step: int) -> str:
     """The file name of the checkpoint taken at ``step``."""
     return f"checkpoint-{step:012d}.pt"
@@ -120,8 +126,9 @@ def read_checkpoint(path: Path) -> Checkpoint:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # arbitrary bytes make the unpickler raise anything: all of it means corrupt
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        raise CheckpointCorruptError(f"{path.name} is unreadable ({type(error).__name__}: {reason})") from error
+        raise CheckpointCorruptError(
+            f"{path.name} is unreadable ({type(error).__name__}: {first_line(error)})"
+        ) from error
     if not isinstance(payload, dict) or payload.get("format_version") != FORMAT_VERSION:
         found = payload.get("format_version") if isinstance(payload, dict) else type(payload).__name__
         raise CheckpointCorruptError(f"{path.name} has format {found!r}, expected {FORMAT_VERSION}")
