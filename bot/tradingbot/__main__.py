@@ -5,16 +5,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import logging.handlers
 import os
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from tradingbot import __version__
 from tradingbot.agent.checkpoint import CheckpointIncompatibleError
 from tradingbot.app import Trader, build_trader, run_bot
 from tradingbot.config import Settings, SettingsError, load_settings, setting_sources
 from tradingbot.server import ServerStartError
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -53,9 +57,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     logging.basicConfig(
         level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format=LOG_FORMAT,
         stream=sys.stdout,
     )
+    if settings.log_dir is not None:
+        try:
+            _log_to_files(settings.log_dir)
+        except OSError as error:
+            logging.getLogger("tradingbot").error("cannot start: LOG_DIR/--log-dir %s: %s", settings.log_dir, error)
+            return 2
     try:
         trader = build_trader(settings)
     except (CheckpointIncompatibleError, ValueError) as error:
@@ -67,6 +77,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("tradingbot").error("cannot start: %s (set --port/HTTP_PORT)", error)
         return 2
     return 0
+
+
+def _log_to_files(directory: Path) -> None:
+    """Also log to ``directory/bot.log``, rotated at 10 MB with 5 old files kept (the logs volume)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    handler = logging.handlers.RotatingFileHandler(directory / "bot.log", maxBytes=10 * 2**20, backupCount=5)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    logging.getLogger().addHandler(handler)
 
 
 async def _run(settings: Settings, trader: Trader) -> None:

@@ -24,6 +24,7 @@ from tradingbot.agent.checkpoint import (
 from tradingbot.agent.network import NetworkConfig
 from tradingbot.agent.ppo import PPOConfig
 from tradingbot.config import Settings
+from tradingbot.control import SuspendSwitch
 from tradingbot.env.actions import ACTION_NAMES, HOLD, NUM_ACTIONS
 from tradingbot.env.observation import OBSERVATION_SIZE
 from tradingbot.env.paper import EnvironmentConfig, PaperTradingEnvironment
@@ -70,6 +71,7 @@ def environment_config(settings: Settings) -> EnvironmentConfig:
         expiry_cutoff_minutes=settings.expiry_cutoff_minutes,
         max_data_age_s=settings.max_data_age_s,
         steps_per_day=settings.steps_per_day,
+        max_drawdown=settings.max_drawdown_pct / 100.0,
     )
 
 
@@ -278,7 +280,9 @@ async def _trade(
     last_checkpoint: float | None = None
     next_log = time.monotonic() + settings.log_interval_s
     next_publish = 0.0
+    switch = SuspendSwitch(settings.suspend, settings.control_dir)
     while not stop.is_set() and (settings.max_steps == 0 or steps < settings.max_steps):
+        trader.env.suspended = switch.poll(time.monotonic())  # the worker is idle between ticks
         trades_before = trader.env.portfolio.trades
         started = time.perf_counter()
         report = await loop.run_in_executor(worker, trader.tick)

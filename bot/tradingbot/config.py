@@ -127,6 +127,27 @@ class Settings(BaseModel):
         gt=0,
         allow_inf_nan=False,
     )
+    max_drawdown_pct: float = _setting(
+        100.0,
+        "MAX_DRAWDOWN_PERCENT",
+        "--max-drawdown",
+        "new entries halt while the account is this many percent below its high-water mark (100: never)",
+        gt=0,
+        le=100,
+        allow_inf_nan=False,
+    )
+    suspend: bool = _setting(
+        False, "SUSPEND", "--suspend", "open no new positions (open ones are still managed); see CONTROL_DIR"
+    )
+    control_dir: Path | None = _setting(
+        None,
+        "CONTROL_DIR",
+        "--control-dir",
+        "directory polled every few seconds for a SUSPEND file (true/false) that overrides SUSPEND while present",
+    )
+    log_dir: Path | None = _setting(
+        None, "LOG_DIR", "--log-dir", "also write the log to bot.log here (rotated at 10 MB, 5 files kept)"
+    )
 
     http_host: str = _setting("0.0.0.0", "HTTP_HOST", "--host", "address the HTTP server binds")  # noqa: S104
     http_port: int = _setting(

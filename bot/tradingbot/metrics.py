@@ -42,6 +42,8 @@ class BotMetrics:
         self.realized_pnl = Gauge("trading_bot_realized_pnl", "Realised P&L, USD", registry=r)
         self.unrealized_pnl = Gauge("trading_bot_unrealized_pnl", "Unrealised P&L, USD", registry=r)
         self.drawdown = Gauge("trading_bot_drawdown", "Fall of the value from its high-water mark", registry=r)
+        self.suspended = Gauge("trading_bot_suspended", "1 while new entries are suspended by the operator", registry=r)
+        self.risk_halted = Gauge("trading_bot_risk_halted", "1 while the drawdown limit halts new entries", registry=r)
         self.open_positions = Gauge("trading_bot_open_positions", "Open option positions", ["symbol"], registry=r)
         self.actions = Counter("trading_bot_actions", "Actions chosen", ["symbol", "action_type"], registry=r)
         self.rejections = Counter(
@@ -110,6 +112,8 @@ class BotMetrics:
         self.realized_pnl.set(portfolio.realized_pnl)
         self.unrealized_pnl.set(portfolio.unrealized_pnl)
         self.drawdown.set(portfolio.drawdown)
+        self.suspended.set(float(info.suspended))
+        self.risk_halted.set(float(info.risk_halted))
         held = dict.fromkeys(self.symbols, 0)
         for position in portfolio.positions.values():
             held[position.contract.underlying] = held.get(position.contract.underlying, 0) + 1

@@ -68,6 +68,12 @@ def status_document(
                 for t, p in portfolio.positions.items()
             ],
         },
+        "trading": {
+            "suspended": trader.env.suspended,
+            "risk_halted": trader.env.risk_halted,
+            "max_drawdown_pct": settings.max_drawdown_pct,
+            "entry_block": trader.env.entry_block(),
+        },
         "last_actions": {s: ACTION_NAMES[a] for s, a in zip(settings.symbols, last_actions, strict=True)},
         "steps": trader.step,
         "feed": {"source": settings.source, "connected": True, "reconnects": 0},

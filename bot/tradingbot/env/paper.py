@@ -62,6 +62,8 @@ class EnvironmentConfig:
     max_data_age_s: float = 120.0
     """A quote older than this (seconds, against the snapshot's time) makes its underlying untradable."""
     steps_per_day: int = SESSION_MINUTES
+    max_drawdown: float = 1.0
+    """New entries halt while the account is this fraction or more below its high-water mark; 1.0 never halts."""
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.initial_capital) and self.initial_capital > 0):
@@ -72,6 +74,8 @@ class EnvironmentConfig:
             raise ValueError("contracts per trade cannot exceed the per-position contract limit")
         if not 0 <= self.expiry_cutoff_minutes < SESSION_MINUTES:
             raise ValueError("the expiry cut-off must lie within the session")
+        if not 0 < self.max_drawdown <= 1:
+            raise ValueError(f"the drawdown halt must lie in (0, 1], got {self.max_drawdown!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +104,10 @@ class StepInfo:
     symbol_rewards: tuple[float, ...]
     """Each underlying's share of the reward: its positions' P&L over the step, net of its fills' costs.
     They sum to the step's reward."""
+    suspended: bool = False
+    """New entries were suspended during this step."""
+    risk_halted: bool = False
+    """The drawdown limit halts new entries after this step."""
 
 
 class StepResult(NamedTuple):
@@ -179,6 +187,8 @@ class PaperTradingEnvironment:
         )
         self.portfolio = Portfolio(config.initial_capital, config.fees)
         self.steps = 0
+        self.suspended = False
+        """While set, no new position is opened; open ones are still managed and can be closed."""
         self._snapshot = source.current()
         self._views = self._observe_market(self._snapshot)
 
@@ -191,6 +201,22 @@ class PaperTradingEnvironment:
     def snapshot(self) -> MarketSnapshot:
         """The market snapshot the next actions will execute against."""
         return self._snapshot
+
+    @property
+    def risk_halted(self) -> bool:
+        """Whether the drawdown limit stops new entries now (level-based: entries resume once it recovers)."""
+        return self.config.max_drawdown < 1.0 and self.portfolio.drawdown >= self.config.max_drawdown
+
+    def entry_block(self) -> str | None:
+        """Why no new position may be opened now, or ``None`` if entries are allowed."""
+        if self.suspended:
+            return "suspended: no new entries"
+        if self.risk_halted:
+            return (
+                f"drawdown {self.portfolio.drawdown:.1%} reached the {self.config.max_drawdown:.0%} limit: "
+                "no new entries"
+            )
+        return None
 
     def reset(self) -> Observation:
         """Start a new account with the initial capital at the current market; returns the observation."""
@@ -261,6 +287,8 @@ class PaperTradingEnvironment:
             trades=portfolio.trades,
             win_rate=portfolio.win_rate,
             symbol_rewards=symbol_rewards,
+            suspended=self.suspended,
+            risk_halted=self.risk_halted,
         )
         reward = step_reward(before, portfolio.value, capital)
         done = session_minute(self._snapshot.timestamp_ms) >= SESSION_MINUTES
@@ -310,6 +338,9 @@ class PaperTradingEnvironment:
         if isinstance(order, ClosePositions):
             return None if self._sellable(i, order.selector) else f"nothing sellable for {ACTIONS[action].name}"
         assert isinstance(order, BuyOption)
+        blocked = self.entry_block()
+        if blocked is not None:
+            return blocked
         target = view.buy_targets[BUY_ACTIONS.index(action)]
         if target < 0:
             return f"no listed contract for {ACTIONS[action].name} on {symbol}"
