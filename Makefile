@@ -14,15 +14,15 @@ $(VENV)/.bot: pyproject.toml
 	touch $@
 
 $(VENV)/.test: $(VENV)/.bot
-	$(PY) -m pip install -e ".[bot,test]"
+	$(PY) -m pip install -e ".[bot,operator,test]"
 	touch $@
 
 run: $(VENV)/.bot
 	$(VENV)/bin/tradingbot run $(ARGS)
 
 lint: $(VENV)/.test
-	$(VENV)/bin/ruff check bot tests bench
-	$(VENV)/bin/ruff format --check bot tests bench
+	$(VENV)/bin/ruff check bot operator tests bench
+	$(VENV)/bin/ruff format --check bot operator tests bench
 
 typecheck: $(VENV)/.test
 	$(VENV)/bin/mypy

@@ -1,0 +1,294 @@
+"""Pure builders: a TradingBot (name, namespace, uid, validated spec) → the manifests of its children.
+
+Nothing here talks to the API. Each builder returns a plain dict ready to create or merge-patch; the
+same input always gives the same output, which is what makes reconciling idempotent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from tradingbot_operator import identity as ids
+from tradingbot_operator.spec import TradingBotSpec
+
+Manifest = dict[str, Any]
+VOLUMES = ("models", "checkpoints", "logs")
+CONFIG_HASH_ANNOTATION = f"{ids.GROUP}/config-hash"
+GRACE_PERIOD_S = 30  # SIGTERM → final checkpoint → exit; the bot finishes well inside it
+BOT_UID = 10001
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The TradingBot that owns the children."""
+
+    name: str
+    namespace: str
+    uid: str
+
+    def reference(self) -> Manifest:
+        """An ownerReference to this bot (garbage collection removes the child with it)."""
+        return {
+            "apiVersion": ids.API_VERSION,
+            "kind": ids.KIND,
+            "name": self.name,
+            "uid": self.uid,
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+
+
+def child_name(owner: Owner, volume: str | None = None) -> str:
+    """``<bot>`` for the Deployment, Service and ConfigMap; ``<bot>-<volume>`` for a PVC."""
+    return owner.name if volume is None else f"{owner.name}-{volume}"
+
+
+def control_name(owner: Owner) -> str:
+    """The ConfigMap of runtime switches, mounted (not in env) so that flipping one restarts nothing."""
+    return f"{owner.name}-control"
+
+
+def _metadata(owner: Owner, name: str, component: str, owned: bool = True) -> Manifest:
+    meta: Manifest = {"name": name, "namespace": owner.namespace, "labels": ids.labels(owner.name, component)}
+    # an explicit empty list drops a reference left from an earlier retention policy of Delete
+    meta["ownerReferences"] = [owner.reference()] if owned else []
+    return meta
+
+
+def bot_environment(owner: Owner, spec: TradingBotSpec) -> dict[str, str]:
+    """The bot's settings as environment variables (the contract with ``tradingbot.config``); no secrets."""
+    env = {
+        "BOT_NAME": owner.name,
+        "SYMBOLS": ",".join(spec.symbols),
+        "INITIAL_CAPITAL": str(spec.initial_capital),
+        "UPDATE_FREQUENCY": str(spec.update_frequency),
+        "SAVE_FREQUENCY": str(spec.save_frequency),
+        "LOG_LEVEL": spec.log_level,
+        "MARKET_SOURCE": spec.market_data.source,
+        "MARKET_PRESET": spec.market_data.simulator_preset,
+        "SEED": str(spec.market_data.seed),
+        "POLICY": "ppo",
+        "DEVICE": "auto" if spec.gpu.count > 0 else "cpu",
+        "SUSPEND": "true" if spec.suspend else "false",
+        "MAX_DRAWDOWN_PERCENT": str(spec.risk.max_drawdown_percent),
+        "HTTP_HOST": "0.0.0.0",  # noqa: S104 - the pod's own address space; the Service fronts it
+        "HTTP_PORT": str(ids.HTTP_PORT),
+        "CHECKPOINT_DIR": ids.CHECKPOINTS_PATH,
+        "MODEL_DIR": ids.MODELS_PATH,
+        "LOG_DIR": ids.LOGS_PATH,
+        "CONTROL_DIR": ids.CONTROL_PATH,
+    }
+    if spec.s3 is not None:
+        env["S3_BUCKET"] = spec.s3.bucket
+        env["S3_REGION"] = spec.s3.region
+        env["S3_PREFIX"] = spec.s3.prefix if spec.s3.prefix is not None else f"{owner.namespace}/{owner.name}"
+        if spec.s3.endpoint is not None:
+            env["S3_ENDPOINT_URL"] = spec.s3.endpoint
+    return env
+
+
+def secret_environment(spec: TradingBotSpec) -> list[Manifest]:
+    """Environment variables taken from Secrets by reference; the operator never reads a Secret."""
+    refs: list[tuple[str, str, str]] = []
+    if spec.market_data.credentials_secret_ref is not None:
+        ref = spec.market_data.credentials_secret_ref
+        refs.append(("MASSIVE_API_KEY", ref.name, ref.key))
+    if spec.s3 is not None and spec.s3.credentials_secret_ref is not None:
+        s3 = spec.s3.credentials_secret_ref
+        refs.append(("S3_ACCESS_KEY", s3.name, s3.access_key_id_key))
+        refs.append(("S3_SECRET_KEY", s3.name, s3.secret_access_key_key))
+    return [{"name": env, "valueFrom": {"secretKeyRef": {"name": name, "key": key}}} for env, name, key in refs]
+
+
+def config_map(owner: Owner, spec: TradingBotSpec) -> Manifest:
+    """The bot's settings, consumed with ``envFrom``."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": _metadata(owner, child_name(owner), "config"),
+        "data": bot_environment(owner, spec),
+    }
+
+
+def control_map(owner: Owner, spec: TradingBotSpec) -> Manifest:
+    """Runtime switches the bot polls from its mounted ``CONTROL_DIR``."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": _metadata(owner, control_name(owner), "control"),
+        "data": {"SUSPEND": "true" if spec.suspend else "false"},
+    }
+
+
+def persistent_volume_claim(owner: Owner, spec: TradingBotSpec, volume: str) -> Manifest:
+    """The ``volume`` PVC; owned (deleted with the bot) only when the retention policy is ``Delete``."""
+    wanted = getattr(spec.storage, volume)
+    claim: Manifest = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": _metadata(
+            owner, child_name(owner, volume), volume, owned=spec.storage.retention_policy == "Delete"
+        ),
+        "spec": {
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": wanted.size}},
+        },
+    }
+    storage_class = spec.storage.class_of(wanted)
+    if storage_class is not None:
+        claim["spec"]["storageClassName"] = storage_class
+    return claim
+
+
+def _config_hash(owner: Owner, spec: TradingBotSpec) -> str:
+    """Changes exactly when the pod must restart: its environment changed."""
+    payload = json.dumps([bot_environment(owner, spec), secret_environment(spec)], sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def _probe(path: str, period_s: int, failures: int) -> Manifest:
+    return {
+        "httpGet": {"path": path, "port": ids.HTTP_PORT_NAME},
+        "periodSeconds": period_s,
+        "timeoutSeconds": 3,
+        "failureThreshold": failures,
+    }
+
+
+def _container(owner: Owner, spec: TradingBotSpec) -> Manifest:
+    limits: Manifest = {"cpu": str(spec.resources.limits.cpu), "memory": str(spec.resources.limits.memory)}
+    requests: Manifest = {"cpu": str(spec.resources.requests.cpu), "memory": str(spec.resources.requests.memory)}
+    if spec.gpu.count > 0:
+        limits["nvidia.com/gpu"] = str(spec.gpu.count)
+        requests["nvidia.com/gpu"] = str(spec.gpu.count)
+    container: Manifest = {
+        "name": "bot",
+        "image": spec.image,
+        "imagePullPolicy": spec.image_pull_policy,
+        "args": ["run"],
+        "ports": [{"name": ids.HTTP_PORT_NAME, "containerPort": ids.HTTP_PORT, "protocol": "TCP"}],
+        "envFrom": [{"configMapRef": {"name": child_name(owner)}}],
+        "resources": {"requests": requests, "limits": limits},
+        # checkpoint restore and the first market data: up to 5 minutes before liveness counts
+        "startupProbe": _probe("/health", 5, 60),
+        "livenessProbe": _probe("/health", 15, 4),
+        "readinessProbe": _probe("/ready", 10, 3),
+        "volumeMounts": [
+            {"name": "models", "mountPath": ids.MODELS_PATH, "readOnly": True},
+            {"name": "checkpoints", "mountPath": ids.CHECKPOINTS_PATH},
+            {"name": "logs", "mountPath": ids.LOGS_PATH},
+            {"name": "control", "mountPath": ids.CONTROL_PATH, "readOnly": True},
+            {"name": "tmp", "mountPath": ids.TMP_PATH},
+        ],
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+    }
+    secrets = secret_environment(spec)
+    if secrets:
+        container["env"] = secrets
+    return container
+
+
+def deployment(owner: Owner, spec: TradingBotSpec) -> Manifest:
+    """The bot: one replica, ``Recreate`` (one portfolio, ReadWriteOnce volumes: never two pods at once)."""
+    pod_labels = ids.labels(owner.name, "bot")
+    pod_spec: Manifest = {
+        "automountServiceAccountToken": False,
+        "terminationGracePeriodSeconds": GRACE_PERIOD_S,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": BOT_UID,
+            "runAsGroup": BOT_UID,
+            "fsGroup": BOT_UID,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [_container(owner, spec)],
+        "volumes": [
+            *(
+                {"name": volume, "persistentVolumeClaim": {"claimName": child_name(owner, volume)}}
+                for volume in VOLUMES
+            ),
+            {"name": "control", "configMap": {"name": control_name(owner)}},
+            {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
+        ],
+    }
+    if spec.gpu.count > 0:
+        pod_spec["tolerations"] = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    if spec.gpu.node_selector:
+        pod_spec["nodeSelector"] = dict(spec.gpu.node_selector)
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _metadata(owner, child_name(owner), "bot"),
+        "spec": {
+            "replicas": 1,
+            "strategy": {"type": "Recreate"},
+            "selector": {"matchLabels": ids.selector_labels(owner.name)},
+            "template": {
+                "metadata": {
+                    "labels": pod_labels,
+                    "annotations": {
+                        CONFIG_HASH_ANNOTATION: _config_hash(owner, spec),
+                        "prometheus.io/scrape": "true",
+                        "prometheus.io/port": str(ids.HTTP_PORT),
+                        "prometheus.io/path": "/metrics",
+                    },
+                },
+                "spec": pod_spec,
+            },
+        },
+    }
+
+
+def service(owner: Owner) -> Manifest:
+    """ClusterIP in front of the bot's HTTP port, named ``metrics`` for ServiceMonitors and discovery."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _metadata(owner, child_name(owner), "bot"),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": ids.selector_labels(owner.name),
+            "ports": [
+                {"name": ids.HTTP_PORT_NAME, "port": ids.HTTP_PORT, "targetPort": ids.HTTP_PORT_NAME, "protocol": "TCP"}
+            ],
+        },
+    }
+
+
+def service_monitor(owner: Owner, spec: TradingBotSpec) -> Manifest:
+    """A Prometheus Operator ServiceMonitor for the bot's Service (extra labels e.g. ``release``)."""
+    meta = _metadata(owner, child_name(owner), "bot")
+    meta["labels"] = {**spec.monitoring.labels, **meta["labels"]}
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "ServiceMonitor",
+        "metadata": meta,
+        "spec": {
+            "selector": {"matchLabels": {**ids.selector_labels(owner.name), ids.COMPONENT_LABEL: "bot"}},
+            "endpoints": [{"port": ids.HTTP_PORT_NAME, "path": "/metrics", "interval": "15s"}],
+        },
+    }
+
+
+def wants_service_monitor(spec: TradingBotSpec, crd_present: bool) -> bool:
+    """``Enabled`` always (a missing CRD is then an error), ``Auto`` when the CRD exists, ``Disabled`` never."""
+    mode = spec.monitoring.service_monitor
+    return mode == "Enabled" or (mode == "Auto" and crd_present)
+
+
+def children(owner: Owner, spec: TradingBotSpec, service_monitor_crd: bool) -> list[Manifest]:
+    """Every child, in the order they are applied (volumes and config before the Deployment that uses them)."""
+    manifests = [persistent_volume_claim(owner, spec, volume) for volume in VOLUMES]
+    manifests += [config_map(owner, spec), control_map(owner, spec), deployment(owner, spec), service(owner)]
+    if wants_service_monitor(spec, service_monitor_crd):
+        manifests.append(service_monitor(owner, spec))
+    return manifests

@@ -1,0 +1,111 @@
+"""Status conditions in the Kubernetes convention, computed purely from what the operator observed.
+
+``lastTransitionTime`` changes only when a condition's status flips; a new reason or message keeps
+it. The whole list is always written (kopf's status patch is a JSON merge patch, which replaces lists).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+Status = Literal["True", "False", "Unknown"]
+TYPES = ("Ready", "Reconciled", "Available", "Suspended", "Halted")
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One condition as the operator wants it now (its transition time is resolved against the old one)."""
+
+    type: str
+    status: Status
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What one reconcile saw. ``None`` means unknown (e.g. the bot has not been reached yet)."""
+
+    invalid_spec: str | None = None
+    apply_error: str | None = None
+    ready_replicas: int | None = None
+    suspended: bool = False
+    risk_halted: bool | None = None
+    entry_block: str | None = None
+    max_drawdown_percent: int = 25
+
+
+def now_rfc3339() -> str:
+    """The current UTC time as Kubernetes writes it (second precision, ``Z``)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _reconciled(observed: Observed) -> Condition:
+    if observed.invalid_spec is not None:
+        return Condition("Reconciled", "False", "InvalidSpec", observed.invalid_spec)
+    if observed.apply_error is not None:
+        return Condition("Reconciled", "False", "ApplyFailed", observed.apply_error)
+    return Condition("Reconciled", "True", "ChildrenApplied", "every child matches the spec")
+
+
+def _available(observed: Observed) -> Condition:
+    if observed.ready_replicas is None:
+        return Condition("Available", "Unknown", "DeploymentNotObserved", "the bot Deployment was not seen yet")
+    if observed.ready_replicas >= 1:
+        return Condition("Available", "True", "MinimumReplicasAvailable", "the bot pod is ready")
+    return Condition(
+        "Available", "False", "DeploymentUnavailable", "the bot pod is not ready (starting, or its data is stale)"
+    )
+
+
+def _halted(observed: Observed) -> Condition:
+    if observed.risk_halted is None:
+        return Condition("Halted", "Unknown", "BotNotReached", "the bot's /status has not been read yet")
+    if observed.risk_halted:
+        message = observed.entry_block or f"drawdown reached {observed.max_drawdown_percent}%: no new entries"
+        return Condition("Halted", "True", "MaxDrawdownExceeded", message)
+    return Condition("Halted", "False", "WithinRiskLimits", "drawdown below the limit")
+
+
+def desired(observed: Observed) -> list[Condition]:
+    """Every condition for what was observed, ``Ready`` summarising the others."""
+    reconciled, available, halted = _reconciled(observed), _available(observed), _halted(observed)
+    if observed.suspended:
+        suspended = Condition("Suspended", "True", "SuspendedBySpec", "spec.suspend: no new entries")
+    else:
+        suspended = Condition("Suspended", "False", "Running", "new entries allowed")
+    if reconciled.status != "True":
+        ready = Condition("Ready", "False", reconciled.reason, reconciled.message)
+    elif available.status != "True":
+        ready = Condition("Ready", available.status, available.reason, available.message)
+    elif observed.suspended:
+        ready = Condition("Ready", "True", "Suspended", "running, new entries suspended by spec")
+    elif halted.status == "True":
+        ready = Condition("Ready", "True", "RiskHalted", halted.message)
+    else:
+        ready = Condition("Ready", "True", "Running", "the bot is trading")
+    return [ready, reconciled, available, suspended, halted]
+
+
+def merge(
+    old: list[dict[str, Any]] | None, new: list[Condition], generation: int | None, now: str
+) -> list[dict[str, Any]]:
+    """The full conditions list: ``lastTransitionTime`` kept from ``old`` unless the status flipped."""
+    previous = {c.get("type"): c for c in old or [] if isinstance(c, dict)}
+    merged = []
+    for condition in new:
+        before = previous.get(condition.type)
+        flipped = before is None or before.get("status") != condition.status or "lastTransitionTime" not in before
+        entry: dict[str, Any] = {
+            "type": condition.type,
+            "status": condition.status,
+            "reason": condition.reason,
+            "message": condition.message,
+            "lastTransitionTime": now if flipped else before["lastTransitionTime"],  # type: ignore[index]
+        }
+        if generation is not None:
+            entry["observedGeneration"] = generation
+        merged.append(entry)
+    return merged

@@ -1,0 +1,58 @@
+"""The operator's own settings (environment variables, documented in the README) and kopf's."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import kopf
+
+from tradingbot_operator.identity import GROUP
+
+
+@dataclass(frozen=True)
+class OperatorConfig:
+    """Intervals in seconds."""
+
+    resync_interval_s: float = 60.0
+    """How often every bot's children are re-checked and restored (hand edits, deletions missed by watches)."""
+    status_interval_s: float = 60.0
+    """How often a ready bot's ``/status`` is read for the printer columns."""
+    status_url: str = "http://{name}.{namespace}.svc:{port}/status"
+    """Where a bot's ``/status`` is (``{name}``, ``{namespace}``, ``{port}`` are filled in)."""
+    metrics_port: int = 8081
+    """Port of the operator's Prometheus ``/metrics`` (0: off)."""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> OperatorConfig:
+        """Read ``RESYNC_INTERVAL``, ``STATUS_INTERVAL``, ``BOT_STATUS_URL`` and ``METRICS_PORT``."""
+        try:
+            config = cls(
+                resync_interval_s=float(environ.get("RESYNC_INTERVAL", cls.resync_interval_s)),
+                status_interval_s=float(environ.get("STATUS_INTERVAL", cls.status_interval_s)),
+                status_url=environ.get("BOT_STATUS_URL", cls.status_url),
+                metrics_port=int(environ.get("METRICS_PORT", cls.metrics_port)),
+            )
+        except ValueError as error:
+            raise ValueError(f"operator settings: {error}") from None
+        if min(config.resync_interval_s, config.status_interval_s) <= 0:
+            raise ValueError("RESYNC_INTERVAL and STATUS_INTERVAL must be positive seconds")
+        if not 0 <= config.metrics_port <= 65535:
+            raise ValueError("METRICS_PORT must be a port number (0: off)")
+        return config
+
+
+def configure(settings: kopf.OperatorSettings) -> None:
+    """Production settings: state under the project's API group, bounded retries, Events for actions."""
+    settings.persistence.finalizer = f"{GROUP}/finalizer"
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=GROUP, key="last-handled-configuration"
+    )
+    settings.networking.request_timeout = 60
+    settings.networking.error_backoffs = [1, 2, 5, 10, 20]  # then give up on the request: about 40 s
+    settings.watching.server_timeout = 300
+    settings.posting.enabled = True
+    settings.posting.level = logging.INFO
+    settings.queueing.error_delays = [1, 2, 5, 10, 30, 60, 120, 300]  # per-object handler retries, capped

@@ -1,0 +1,213 @@
+"""The TradingBot spec as a validated, typed model.
+
+The CRD's schema rejects most mistakes at ``kubectl apply``; this model re-checks everything (a test
+API server or an old CRD enforces nothing) and adds the rules a schema cannot express, such as requests
+not exceeding limits. Defaults here equal the CRD's defaults.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+
+DEFAULT_IMAGE = "ghcr.io/tradingbot-dev/tradingbot-bot:0.1.0"
+NAME_PATTERN = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+MAX_NAME_LENGTH = 52  # children are named <name>-checkpoints (12 more), under the 63-character label limit
+
+Ticker = Annotated[str, StringConstraints(pattern=r"^[A-Z]{1,5}$")]
+Size = Annotated[str, StringConstraints(pattern=r"^[0-9]+(Ki|Mi|Gi|Ti)$")]
+SecretKey = Annotated[str, StringConstraints(min_length=1, pattern=r"^[-._a-zA-Z0-9]+$")]
+SecretName = Annotated[
+    str, StringConstraints(min_length=1, max_length=253, pattern=r"^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$")
+]
+SUPPORTED_SOURCES = frozenset({"sim"})  # what this release's bot image can run; the schema names all three
+
+_QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(m|Ki|Mi|Gi|Ti|k|M|G|T)?$")
+_SUFFIX = {
+    None: Decimal(1),
+    "m": Decimal("0.001"),
+    "k": Decimal(10**3),
+    "M": Decimal(10**6),
+    "G": Decimal(10**9),
+    "T": Decimal(10**12),
+    "Ki": Decimal(2**10),
+    "Mi": Decimal(2**20),
+    "Gi": Decimal(2**30),
+    "Ti": Decimal(2**40),
+}
+
+
+class InvalidSpecError(ValueError):
+    """The spec cannot be reconciled; the message says what to fix."""
+
+
+def quantity(value: str | int) -> Decimal:
+    """A Kubernetes quantity (``500m``, ``4Gi``, ``2``) as a number of base units (cores or bytes)."""
+    match = _QUANTITY.match(str(value))
+    if match is None:
+        raise ValueError(f"{value!r} is not a Kubernetes quantity such as 500m, 2 or 4Gi")
+    try:
+        return Decimal(match.group(1)) * _SUFFIX[match.group(2)]
+    except InvalidOperation as error:  # pragma: no cover - the pattern admits only decimals
+        raise ValueError(f"{value!r} is not a Kubernetes quantity") from error
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class Gpu(_Model):
+    count: int = Field(0, ge=0, le=8)
+    node_selector: dict[str, str] = Field(default_factory=dict, alias="nodeSelector")
+
+
+class CpuMemory(_Model):
+    cpu: str | int
+    memory: str | int
+
+
+class Resources(_Model):
+    requests: CpuMemory = CpuMemory(cpu="2", memory="4Gi")
+    limits: CpuMemory = CpuMemory(cpu="4", memory="8Gi")
+
+    @model_validator(mode="after")
+    def _requests_within_limits(self) -> Resources:
+        for field in ("cpu", "memory"):
+            request, limit = getattr(self.requests, field), getattr(self.limits, field)
+            try:
+                too_much = quantity(request) > quantity(limit)
+            except ValueError as error:
+                raise ValueError(f"{field}: {error}") from None
+            if too_much:
+                raise ValueError(f"requests.{field} ({request}) exceeds limits.{field} ({limit})")
+        return self
+
+
+class Volume(_Model):
+    size: Size
+    storage_class_name: str | None = Field(None, alias="storageClassName", min_length=1)
+
+
+class Storage(_Model):
+    retention_policy: Literal["Retain", "Delete"] = Field("Retain", alias="retentionPolicy")
+    storage_class_name: str | None = Field(None, alias="storageClassName", min_length=1)
+    models: Volume = Field(default_factory=lambda: Volume.model_validate({"size": "10Gi"}))
+    checkpoints: Volume = Field(default_factory=lambda: Volume.model_validate({"size": "50Gi"}))
+    logs: Volume = Field(default_factory=lambda: Volume.model_validate({"size": "20Gi"}))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_sizes(cls, data: Any) -> Any:  # noqa: ANN401 - pydantic hands over raw input
+        """A volume given without ``size`` keeps its default size (as the CRD's defaulting does)."""
+        if isinstance(data, dict):
+            data = dict(data)
+            for volume, size in (("models", "10Gi"), ("checkpoints", "50Gi"), ("logs", "20Gi")):
+                if isinstance(data.get(volume), dict):
+                    data[volume] = {"size": size, **data[volume]}
+        return data
+
+    def class_of(self, volume: Volume) -> str | None:
+        """The storage class of ``volume``: its own, else the shared one, else the cluster default (None)."""
+        return volume.storage_class_name or self.storage_class_name
+
+
+class SecretKeyRef(_Model):
+    name: SecretName
+    key: SecretKey = "MASSIVE_API_KEY"
+
+
+class MarketData(_Model):
+    source: Literal["sim", "massive", "replay"] = "sim"
+    simulator_preset: Literal["realistic", "trending"] = Field("realistic", alias="simulatorPreset")
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+    credentials_secret_ref: SecretKeyRef | None = Field(None, alias="credentialsSecretRef")
+
+    @model_validator(mode="after")
+    def _credentials_for_massive(self) -> MarketData:
+        if self.source == "massive" and self.credentials_secret_ref is None:
+            raise ValueError("credentialsSecretRef is required when source is massive")
+        return self
+
+
+class S3Credentials(_Model):
+    name: SecretName
+    access_key_id_key: SecretKey = Field("S3_ACCESS_KEY", alias="accessKeyIdKey")
+    secret_access_key_key: SecretKey = Field("S3_SECRET_KEY", alias="secretAccessKeyKey")
+
+
+class S3(_Model):
+    bucket: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
+    endpoint: Annotated[str, StringConstraints(pattern=r"^https?://\S+$")] | None = None
+    prefix: str | None = Field(None, max_length=512)
+    region: str = Field("us-east-1", min_length=1)
+    credentials_secret_ref: S3Credentials | None = Field(None, alias="credentialsSecretRef")
+
+
+class Risk(_Model):
+    max_drawdown_percent: int = Field(25, ge=1, le=100, alias="maxDrawdownPercent")
+
+
+class Monitoring(_Model):
+    service_monitor: Literal["Auto", "Enabled", "Disabled"] = Field("Auto", alias="serviceMonitor")
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class TradingBotSpec(_Model):
+    """``TradingBot.spec``: money in whole dollars, frequencies in bot steps."""
+
+    symbols: tuple[Ticker, ...] = Field(min_length=1, max_length=16)
+    initial_capital: int = Field(100_000, ge=1000, le=1_000_000_000, alias="initialCapital")
+    update_frequency: int = Field(100, ge=1, le=10_000, alias="updateFrequency")
+    save_frequency: int = Field(1000, ge=1, le=10_000_000, alias="saveFrequency")
+    suspend: bool = False
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", alias="logLevel")
+    image: str = Field(DEFAULT_IMAGE, min_length=1)
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = Field("IfNotPresent", alias="imagePullPolicy")
+    gpu: Gpu = Field(default_factory=lambda: Gpu.model_validate({}))
+    resources: Resources = Field(default_factory=lambda: Resources.model_validate({}))
+    storage: Storage = Field(default_factory=lambda: Storage.model_validate({}))
+    market_data: MarketData = Field(default_factory=lambda: MarketData.model_validate({}), alias="marketData")
+    s3: S3 | None = None
+    risk: Risk = Field(default_factory=lambda: Risk.model_validate({}))
+    monitoring: Monitoring = Field(default_factory=lambda: Monitoring.model_validate({}))
+
+    @model_validator(mode="after")
+    def _unique_symbols(self) -> TradingBotSpec:
+        duplicates = sorted({s for s in self.symbols if self.symbols.count(s) > 1})
+        if duplicates:
+            raise ValueError(f"symbols lists {', '.join(duplicates)} more than once")
+        return self
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+def parse_spec(name: str, spec: dict[str, Any]) -> TradingBotSpec:
+    """Validate the TradingBot ``name`` and its ``spec``; raise :class:`InvalidSpecError` saying what to fix."""
+    if len(name) > MAX_NAME_LENGTH or not NAME_PATTERN.match(name):
+        raise InvalidSpecError(
+            f"metadata.name {name!r} must be a DNS label of at most {MAX_NAME_LENGTH} characters "
+            "(lower-case letters, digits and '-', starting with a letter)"
+        )
+    try:
+        parsed = TradingBotSpec.model_validate(spec)
+    except ValidationError as error:
+        problems = []
+        for item in error.errors(include_url=False):
+            where = _location(tuple(item["loc"]))
+            message = item["msg"].removeprefix("Value error, ")
+            problems.append(f"spec.{where}: {message}" if where else f"spec: {message}")
+        raise InvalidSpecError("; ".join(problems)) from None
+    if parsed.market_data.source not in SUPPORTED_SOURCES:
+        raise InvalidSpecError(
+            f"spec.marketData.source {parsed.market_data.source!r} is not supported by this release's bot image "
+            f"yet; use {', '.join(sorted(SUPPORTED_SOURCES))}"
+        )
+    return parsed
