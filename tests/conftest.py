@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -63,3 +65,20 @@ def dead_endpoint() -> str:
 def unused_port() -> int:
     """A free TCP port on 127.0.0.1."""
     return free_port()
+
+
+def required_tool(name: str) -> str:
+    """The path of command-line tool ``name``: missing, a test skips on a laptop and fails in CI."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"{message} (CI must install it)")
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def kubectl() -> str:
+    """kubectl, as a user runs it (against the emulator, or offline for kustomize)."""
+    return required_tool("kubectl")

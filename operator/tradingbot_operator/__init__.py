@@ -1,5 +1,7 @@
-"""The TradingBot operator: ``kopf run --standalone -m tradingbot_operator``."""
+"""The TradingBot operator: ``kopf run --standalone -m tradingbot_operator.handlers``.
 
-from tradingbot_operator import handlers as handlers  # registers the kopf handlers
+The handlers module is not imported here: importing a builder or the spec model must not register kopf
+handlers or read the operator's settings.
+"""
 
 __version__ = "0.1.0"

@@ -144,8 +144,10 @@ def persistent_volume_claim(owner: Owner, spec: TradingBotSpec, volume: str) -> 
 
 
 def _config_hash(owner: Owner, spec: TradingBotSpec) -> str:
-    """Changes exactly when the pod must restart: its environment changed."""
-    payload = json.dumps([bot_environment(owner, spec), secret_environment(spec)], sort_keys=True)
+    """Changes exactly when the pod must restart: its environment changed (``SUSPEND`` aside: the running
+    bot follows the mounted control file, so suspending or resuming keeps the pod)."""
+    env = {k: v for k, v in bot_environment(owner, spec).items() if k != "SUSPEND"}
+    payload = json.dumps([env, secret_environment(spec)], sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 

@@ -1,0 +1,41 @@
+"""Live figures from a bot's /status: tolerant of anything, rounded so that status does not churn."""
+
+from __future__ import annotations
+
+import pytest
+
+from tradingbot_operator.botstatus import parse_status
+
+
+def test_figures_are_read_and_rounded():
+    live = parse_status(
+        {
+            "portfolio": {"value": 101234.5678, "win_rate": 0.53333, "trades": 12},
+            "checkpoints": {"last_saved_unix": 1767225600.4},
+            "trading": {"risk_halted": False, "entry_block": None},
+        }
+    )
+    assert live.status_fields() == {
+        "portfolioValue": "101234.57",
+        "winRate": "53.3%",
+        "trades": 12,
+        "lastCheckpointTime": "2026-01-01T00:00:00Z",
+    }
+    assert live.risk_halted is False
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        None,
+        [],
+        "x",
+        {"portfolio": "x"},
+        {"portfolio": {"value": float("nan")}},
+        {"portfolio": {"value": "1", "trades": -1, "win_rate": True}},
+        {"trading": {"risk_halted": "yes"}},
+    ],
+)
+def test_garbage_leaves_figures_unknown(document):
+    live = parse_status(document)
+    assert live.status_fields() == {} and live.risk_halted is None

@@ -1,0 +1,153 @@
+"""The pure builders: every manifest valid against Kubernetes' own schemas, and each rule the bot's pod
+must follow (one replica, Recreate, probes, PSS restricted, GPUs, volumes, ownership, no secrets)."""
+
+from __future__ import annotations
+
+import json
+
+import kubernetes_validate
+import pytest
+
+from tradingbot_operator import builders
+from tradingbot_operator.builders import Owner
+from tradingbot_operator.spec import parse_spec
+
+KUBERNETES = "1.32.0"
+OWNER = Owner("spy", "trading", "0b1c5f9e-0000-4000-8000-000000000001")
+FULL = {
+    "symbols": ["SPY", "QQQ"],
+    "gpu": {"count": 1, "nodeSelector": {"gpu": "a100"}},
+    "marketData": {"source": "sim", "credentialsSecretRef": {"name": "massive", "key": "apiKey"}},
+    "s3": {"bucket": "bots", "endpoint": "http://minio:9000", "credentialsSecretRef": {"name": "s3"}},
+    "storage": {"storageClassName": "fast", "logs": {"storageClassName": "cheap"}, "retentionPolicy": "Delete"},
+    "monitoring": {"serviceMonitor": "Enabled", "labels": {"release": "kube-prometheus-stack"}},
+}
+
+
+def build(spec: dict, crd_present: bool = True) -> dict[str, dict]:
+    manifests = builders.children(OWNER, parse_spec(OWNER.name, spec), crd_present)
+    return {f"{m['kind']}/{m['metadata']['name']}": m for m in manifests}
+
+
+@pytest.mark.parametrize("spec", [{"symbols": ["SPY"]}, FULL], ids=["minimal", "full"])
+def test_every_child_validates_against_the_kubernetes_schemas(spec):
+    for name, manifest in build(spec, crd_present=False).items():
+        if manifest["kind"] == "ServiceMonitor":  # the Prometheus Operator's CRD: no schema ships for it
+            assert manifest["apiVersion"] == "monitoring.coreos.com/v1"
+            continue
+        assert kubernetes_validate.validate(manifest, KUBERNETES, strict=True), name
+        assert manifest["metadata"]["namespace"] == "trading"
+
+
+def test_children_are_named_after_the_bot():
+    names = set(build({"symbols": ["SPY"]}))
+    assert names == {
+        "PersistentVolumeClaim/spy-models",
+        "PersistentVolumeClaim/spy-checkpoints",
+        "PersistentVolumeClaim/spy-logs",
+        "ConfigMap/spy",
+        "ConfigMap/spy-control",
+        "Deployment/spy",
+        "Service/spy",
+        "ServiceMonitor/spy",
+    }
+
+
+def test_the_deployment_is_a_single_recreated_restricted_pod_with_probes():
+    deployment = build({"symbols": ["SPY"]})["Deployment/spy"]
+    spec = deployment["spec"]
+    assert spec["replicas"] == 1 and spec["strategy"] == {"type": "Recreate"}
+    pod = spec["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["livenessProbe"]["httpGet"]["path"] == "/health"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
+    assert container["startupProbe"]["httpGet"]["path"] == "/health"
+    security = container["securityContext"]
+    assert security["allowPrivilegeEscalation"] is False and security["capabilities"] == {"drop": ["ALL"]}
+    assert security["runAsNonRoot"] and security["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert pod["securityContext"]["runAsUser"] != 0 and pod["automountServiceAccountToken"] is False
+    allowed = {"persistentVolumeClaim", "configMap", "emptyDir"}  # PSS restricted allows these volume types
+    assert all(set(v) - {"name"} <= allowed for v in pod["volumes"])
+    mounts = {m["mountPath"]: m.get("readOnly", False) for m in container["volumeMounts"]}
+    assert mounts["/models"] is True and mounts["/checkpoints"] is False and mounts["/logs"] is False
+    assert container["resources"] == {
+        "requests": {"cpu": "2", "memory": "4Gi"},
+        "limits": {"cpu": "4", "memory": "8Gi"},
+    }
+    assert "tolerations" not in pod and "nvidia.com/gpu" not in container["resources"]["limits"]
+    assert spec["selector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "tradingbot",
+        "app.kubernetes.io/instance": "spy",
+    }
+    annotations = spec["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true" and annotations["prometheus.io/port"] == "8000"
+
+
+def test_a_gpu_bot_asks_for_gpus_tolerates_gpu_nodes_and_runs_the_agent_on_cuda():
+    children = build(FULL)
+    pod = children["Deployment/spy"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in pod["tolerations"]
+    assert pod["nodeSelector"] == {"gpu": "a100"}
+    assert children["ConfigMap/spy"]["data"]["DEVICE"] == "auto"
+
+
+def test_secrets_are_referenced_never_copied():
+    children = build(FULL)
+    (container,) = children["Deployment/spy"]["spec"]["template"]["spec"]["containers"]
+    refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"]}
+    assert refs == {
+        "MASSIVE_API_KEY": {"name": "massive", "key": "apiKey"},
+        "S3_ACCESS_KEY": {"name": "s3", "key": "S3_ACCESS_KEY"},
+        "S3_SECRET_KEY": {"name": "s3", "key": "S3_SECRET_KEY"},
+    }
+    data = children["ConfigMap/spy"]["data"]
+    assert not {"MASSIVE_API_KEY", "S3_ACCESS_KEY", "S3_SECRET_KEY"} & set(data)
+    assert data["S3_BUCKET"] == "bots" and data["S3_PREFIX"] == "trading/spy"
+
+
+def test_pvcs_are_retained_by_default_and_owned_only_with_delete():
+    retained = build({"symbols": ["SPY"]})
+    for volume, size in (("models", "10Gi"), ("checkpoints", "50Gi"), ("logs", "20Gi")):
+        claim = retained[f"PersistentVolumeClaim/spy-{volume}"]
+        assert claim["metadata"]["ownerReferences"] == [] and claim["spec"]["resources"]["requests"]["storage"] == size
+        assert "storageClassName" not in claim["spec"]
+    deleted = build(FULL)
+    (ref,) = deleted["PersistentVolumeClaim/spy-checkpoints"]["metadata"]["ownerReferences"]
+    assert ref["uid"] == OWNER.uid and ref["controller"] is True
+    assert deleted["PersistentVolumeClaim/spy-checkpoints"]["spec"]["storageClassName"] == "fast"
+    assert deleted["PersistentVolumeClaim/spy-logs"]["spec"]["storageClassName"] == "cheap"
+    for name in ("Deployment/spy", "Service/spy", "ConfigMap/spy", "ServiceMonitor/spy"):
+        assert deleted[name]["metadata"]["ownerReferences"] == [OWNER.reference()]
+
+
+def test_a_spec_change_rolls_the_pod_but_suspending_does_not():
+    def template(spec: dict) -> str:
+        return json.dumps(build(spec)["Deployment/spy"]["spec"]["template"], sort_keys=True)
+
+    base = {"symbols": ["SPY"]}
+    assert template(base) == template(dict(base))
+    assert template(base) != template({**base, "updateFrequency": 50})
+    assert template(base) == template({**base, "suspend": True})
+    assert build({**base, "suspend": True})["ConfigMap/spy-control"]["data"] == {"SUSPEND": "true"}
+
+
+def test_the_service_exposes_a_named_metrics_port_and_the_monitor_scrapes_it():
+    children = build(FULL)
+    service = children["Service/spy"]
+    assert service["spec"]["type"] == "ClusterIP"
+    assert service["spec"]["ports"] == [{"name": "metrics", "port": 8000, "targetPort": "metrics", "protocol": "TCP"}]
+    monitor = children["ServiceMonitor/spy"]
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+
+
+@pytest.mark.parametrize(
+    ("mode", "crd_present", "wanted"),
+    [("Auto", True, True), ("Auto", False, False), ("Enabled", False, True), ("Disabled", True, False)],
+)
+def test_service_monitor_only_when_asked_for_and_possible(mode, crd_present, wanted):
+    spec = parse_spec("spy", {"symbols": ["SPY"], "monitoring": {"serviceMonitor": mode}})
+    assert builders.wants_service_monitor(spec, crd_present) is wanted

@@ -1,0 +1,51 @@
+"""Conditions: the Kubernetes convention, and a Ready that summarises the others."""
+
+from __future__ import annotations
+
+from tradingbot_operator.conditions import TYPES, Observed, desired, merge
+
+
+def by_type(conditions):
+    return {c["type"]: c for c in conditions}
+
+
+def test_every_condition_is_set_on_the_first_visit():
+    conditions = merge(None, desired(Observed()), 1, "2026-01-01T00:00:00Z")
+    assert [c["type"] for c in conditions] == list(TYPES)
+    for condition in conditions:
+        assert set(condition) == {"type", "status", "reason", "message", "lastTransitionTime", "observedGeneration"}
+        assert condition["status"] in ("True", "False", "Unknown") and condition["reason"].isalnum()
+
+
+def test_last_transition_time_changes_only_when_the_status_flips():
+    first = merge(None, desired(Observed(ready_replicas=0)), 1, "T1")
+    reworded = merge(first, desired(Observed(ready_replicas=0, apply_error="boom")), 2, "T2")
+    assert (
+        by_type(reworded)["Ready"]["reason"] == "ApplyFailed"
+        and by_type(reworded)["Ready"]["lastTransitionTime"] == "T1"
+    )
+    assert by_type(reworded)["Reconciled"]["lastTransitionTime"] == "T2"  # True → False
+    assert by_type(reworded)["Reconciled"]["observedGeneration"] == 2
+    ready = merge(reworded, desired(Observed(ready_replicas=1)), 2, "T3")
+    assert by_type(ready)["Ready"]["status"] == "True" and by_type(ready)["Ready"]["lastTransitionTime"] == "T3"
+    assert by_type(ready)["Available"]["lastTransitionTime"] == "T3"
+    assert by_type(ready)["Suspended"]["lastTransitionTime"] == "T1"
+
+
+def test_ready_summarises_invalid_spec_unavailability_suspension_and_halts():
+    def ready(**observed):
+        return by_type(merge(None, desired(Observed(**observed)), 1, "T"))["Ready"]
+
+    assert (ready(invalid_spec="spec.symbols: bad")["status"], ready(invalid_spec="x")["reason"]) == (
+        "False",
+        "InvalidSpec",
+    )
+    assert ready(invalid_spec="spec.symbols: bad")["message"] == "spec.symbols: bad"
+    assert ready()["status"] == "Unknown"
+    assert ready(ready_replicas=0)["reason"] == "DeploymentUnavailable"
+    assert ready(ready_replicas=1)["reason"] == "Running"
+    assert ready(ready_replicas=1, suspended=True)["reason"] == "Suspended"
+    halted = ready(ready_replicas=1, risk_halted=True, entry_block="drawdown 30% reached the 25% limit")
+    assert (halted["status"], halted["reason"]) == ("True", "RiskHalted") and "30%" in halted["message"]
+    conditions = by_type(merge(None, desired(Observed(ready_replicas=1, risk_halted=True)), 1, "T"))
+    assert (conditions["Halted"]["status"], conditions["Halted"]["reason"]) == ("True", "MaxDrawdownExceeded")

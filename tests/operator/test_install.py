@@ -1,0 +1,80 @@
+"""The install: `kubectl kustomize config/default` renders offline, every object validates strictly,
+RBAC is least-privilege (nothing on Secrets), and the operator's pod is PSS restricted."""
+
+from __future__ import annotations
+
+import subprocess
+
+import kubernetes_validate
+import pytest
+import yaml
+
+KUBERNETES = "1.32.0"
+
+
+def kustomize(kubectl: str, folder) -> list[dict]:
+    done = subprocess.run([kubectl, "kustomize", str(folder)], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    return [d for d in yaml.safe_load_all(done.stdout) if d]
+
+
+def test_default_install_renders_and_validates(kubectl, root):
+    objects = kustomize(kubectl, root / "config" / "default")
+    kinds = {(o["kind"], o["metadata"]["name"]) for o in objects}
+    assert ("CustomResourceDefinition", "tradingbots.tradingbot.dev") in kinds
+    assert {
+        ("Namespace", "trading-bot"),
+        ("Deployment", "tradingbot-operator"),
+        ("ClusterRole", "tradingbot-operator"),
+    } <= kinds
+    for obj in objects:
+        assert kubernetes_validate.validate(obj, KUBERNETES, strict=True), obj["metadata"]["name"]
+        if obj["kind"] not in ("Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding"):
+            assert obj["metadata"]["namespace"] == "trading-bot", obj["metadata"]["name"]
+    (binding,) = [o for o in objects if o["kind"] == "ClusterRoleBinding"]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "tradingbot-operator", "namespace": "trading-bot"}
+    ]
+
+
+def test_rbac_grants_only_what_the_operator_uses_and_nothing_on_secrets(kubectl, root):
+    (role,) = [o for o in kustomize(kubectl, root / "config" / "default") if o["kind"] == "ClusterRole"]
+    for rule in role["rules"]:
+        assert "secrets" not in rule["resources"] and "*" not in rule["resources"] and "*" not in rule["verbs"]
+        assert not {"update", "deletecollection", "escalate", "bind", "impersonate"} & set(rule["verbs"])
+    grants = {
+        (g, r): set(rule["verbs"]) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"]
+    }
+    assert grants[("tradingbot.dev", "tradingbots/status")] == {"get", "patch"}
+    assert "delete" not in grants[("apps", "deployments")]  # garbage collection deletes children, not the operator
+    assert grants[("", "events")] == {"create"}
+
+
+def test_the_operator_pod_is_restricted_and_runs_one_recreated_replica(kubectl, root):
+    (deployment,) = [o for o in kustomize(kubectl, root / "config" / "default") if o["kind"] == "Deployment"]
+    assert deployment["spec"]["replicas"] == 1 and deployment["spec"]["strategy"] == {"type": "Recreate"}
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert pod["securityContext"]["runAsNonRoot"] and pod["securityContext"]["runAsUser"] != 0
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert container["image"] == "ghcr.io/tradingbot-dev/tradingbot-operator:0.1.0"
+    assert (
+        "--standalone" in container["args"]
+        and "tradingbot_operator.handlers" in container["args"]
+        and "--liveness=http://0.0.0.0:8080/healthz" in container["args"]
+    )
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    (namespace,) = [o for o in kustomize(kubectl, root / "config" / "default") if o["kind"] == "Namespace"]
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_samples_render_as_one_kustomization(kubectl, root):
+    names = sorted(o["metadata"]["name"] for o in kustomize(kubectl, root / "config" / "samples"))
+    assert names == ["bot-aapl", "bot-qqq", "bot-spy", "minimal", "options-bot"]
+
+
+@pytest.mark.parametrize("dockerfile", ["Dockerfile.bot", "Dockerfile.operator"])
+def test_images_run_as_a_non_root_user(root, dockerfile):
+    text = (root / dockerfile).read_text()
+    assert "USER 10001" in text and "FROM python:3.11" in text
