@@ -33,7 +33,7 @@ unit: $(VENV)/.test
 test: lint typecheck unit
 
 $(VENV)/.bench: $(VENV)/.bot
-	$(PY) -m pip install -e ".[bot,bench]"
+	$(PY) -m pip install -e ".[bot,operator,test,bench]"
 	touch $@
 
 bench: $(VENV)/.bench
@@ -42,6 +42,7 @@ bench: $(VENV)/.bench
 	$(PY) bench/ppo_update.py
 	$(PY) bench/online_loop.py
 	$(PY) bench/metrics_scrape.py
+	$(PY) bench/operator_reconcile.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
