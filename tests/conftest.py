@@ -82,3 +82,21 @@ def required_tool(name: str) -> str:
 def kubectl() -> str:
     """kubectl, as a user runs it (against the emulator, or offline for kustomize)."""
     return required_tool("kubectl")
+
+
+@pytest.fixture(scope="session")
+def promtool() -> str:
+    """Prometheus' promtool (Debian's ``prometheus`` package)."""
+    return required_tool("promtool")
+
+
+@pytest.fixture(scope="session")
+def prometheus_binary() -> str:
+    """The Prometheus server (Debian's ``prometheus`` package), started by the tests on 127.0.0.1."""
+    return required_tool("prometheus")
+
+
+@pytest.fixture
+def free_tcp_port():
+    """A function returning a TCP port on 127.0.0.1 that was free a moment ago."""
+    return free_port

@@ -246,6 +246,8 @@ async def run_bot(settings: Settings, trader: Trader, stop: asyncio.Event) -> Ru
     completes, and a learning trader writes a final checkpoint before the server closes.
     """
     metrics = BotMetrics(settings.symbols)
+    if isinstance(trader, LearningTrader):
+        metrics.update_frequency.set(settings.update_frequency)
     published = _Published(time.time(), status_document(settings, trader, [HOLD] * len(settings.symbols), None))
     stall_s = max(settings.health_stall_s, 3 * settings.step_interval_s)
     app = make_app(published.status, metrics, stall_s, settings.max_data_age_s)
@@ -300,6 +302,8 @@ async def _trade(
         )
         if report.metrics is not None:
             metrics.record_update(report.metrics)
+        if isinstance(trader, LearningTrader):
+            metrics.steps_since_update.set(trader.buffer.fresh_steps)
         if report.checkpoint is not None:
             metrics.record_checkpoint(now)
             last_checkpoint = now

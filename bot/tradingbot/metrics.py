@@ -51,6 +51,12 @@ class BotMetrics:
         )
         self.steps = Counter("trading_bot_steps", "Decision steps completed", registry=r)
         self.updates = Counter("trading_bot_training_updates", "PPO updates", registry=r)
+        self.steps_since_update = Gauge(
+            "trading_bot_steps_since_update", "Steps of fresh experience waiting for the next PPO update", registry=r
+        )
+        self.update_frequency = Gauge(
+            "trading_bot_update_frequency", "Steps per PPO update (UPDATE_FREQUENCY); 0 for a baseline", registry=r
+        )
         self.losses = Gauge("trading_bot_training_loss", "The last PPO update's figures", ["loss"], registry=r)
         self.checkpoints = Counter("trading_bot_checkpoints_saved", "Checkpoints written", registry=r)
         self.last_checkpoint = Gauge(
