@@ -27,20 +27,24 @@ class OperatorConfig:
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> OperatorConfig:
         """Read ``RESYNC_INTERVAL``, ``STATUS_INTERVAL``, ``BOT_STATUS_URL`` and ``METRICS_PORT``."""
-        try:
-            config = cls(
-                resync_interval_s=float(environ.get("RESYNC_INTERVAL", cls.resync_interval_s)),
-                status_interval_s=float(environ.get("STATUS_INTERVAL", cls.status_interval_s)),
-                status_url=environ.get("BOT_STATUS_URL", cls.status_url),
-                metrics_port=int(environ.get("METRICS_PORT", cls.metrics_port)),
-            )
-        except ValueError as error:
-            raise ValueError(f"operator settings: {error}") from None
+        config = cls(
+            resync_interval_s=_number(environ, "RESYNC_INTERVAL", cls.resync_interval_s),
+            status_interval_s=_number(environ, "STATUS_INTERVAL", cls.status_interval_s),
+            status_url=environ.get("BOT_STATUS_URL", cls.status_url),
+            metrics_port=int(_number(environ, "METRICS_PORT", cls.metrics_port)),
+        )
         if min(config.resync_interval_s, config.status_interval_s) <= 0:
             raise ValueError("RESYNC_INTERVAL and STATUS_INTERVAL must be positive seconds")
-        if not 0 <= config.metrics_port <= 65535:
+        if not 0 <= config.metrics_port <= 65535 or config.metrics_port != _number(environ, "METRICS_PORT", 8081):
             raise ValueError("METRICS_PORT must be a port number (0: off)")
         return config
+
+
+def _number(environ: Mapping[str, str], name: str, default: float) -> float:
+    try:
+        return float(environ.get(name, default))
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {environ[name]!r}") from None
 
 
 def configure(settings: kopf.OperatorSettings) -> None:

@@ -209,3 +209,43 @@ def test_deleting_a_bot_removes_owned_children_and_keeps_retained_volumes(cluste
     cluster.kubectl("wait", "--for=condition=Reconciled", "tradingbot/bot-spy", "-n", "trading", "--timeout=30s")
     cluster.kubectl("delete", "tradingbot", "bot-spy", "-n", "trading", "--timeout=30s")
     eventually(lambda: cluster.get("pvc", "bot-spy-checkpoints") is None, what="owned volumes to go")
+
+
+SERVICE_MONITOR_CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "servicemonitors.monitoring.coreos.com"},
+    "spec": {
+        "group": "monitoring.coreos.com",
+        "scope": "Namespaced",
+        "names": {"kind": "ServiceMonitor", "plural": "servicemonitors", "singular": "servicemonitor"},
+        "versions": [
+            {
+                "name": "v1",
+                "served": True,
+                "storage": True,
+                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+            }
+        ],
+    },
+}
+
+
+def test_a_service_monitor_follows_the_prometheus_operator_and_the_spec(cluster, operator):
+    bot = sample("scaling-spy.yaml")
+    cluster.apply(bot)
+    cluster.kubectl("wait", "--for=condition=Reconciled", "tradingbot/bot-spy", "-n", "trading", "--timeout=30s")
+    assert cluster.get("servicemonitor", "bot-spy") is None  # no Prometheus Operator: Auto creates none
+
+    cluster.apply(SERVICE_MONITOR_CRD)
+    operator()  # the CRD is detected when the operator (re)checks for it
+    bot["spec"]["monitoring"] = {"labels": {"release": "kube-prometheus-stack"}}
+    cluster.apply(bot)
+    monitor = eventually(lambda: cluster.get("servicemonitor", "bot-spy"), what="the ServiceMonitor")
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
+    assert cluster.get("tradingbot", "bot-spy")["status"]["serviceMonitor"] == "Created"
+
+    bot["spec"]["monitoring"] = {"serviceMonitor": "Disabled"}
+    cluster.apply(bot)
+    eventually(lambda: cluster.get("servicemonitor", "bot-spy") is None, what="the ServiceMonitor to go")
