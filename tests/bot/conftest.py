@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 
+import msgspec
 import numpy as np
 import pytest
 
@@ -38,7 +39,11 @@ class StaticSource:
         self.snapshot = MarketSnapshot(
             later,
             {
-                s: replace(v, quote=replace(v.quote, timestamp_ms=later), chain=replace(v.chain, timestamp_ms=later))
+                s: replace(
+                    v,
+                    quote=msgspec.structs.replace(v.quote, timestamp_ms=later),
+                    chain=replace(v.chain, timestamp_ms=later),
+                )
                 for s, v in self.snapshot.symbols.items()
             },
         )

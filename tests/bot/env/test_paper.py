@@ -6,6 +6,7 @@ import math
 from dataclasses import replace
 from datetime import date
 
+import msgspec
 import numpy as np
 import pytest
 
@@ -104,7 +105,8 @@ def test_nan_underlying_price_masks_trading_and_keeps_the_portfolio_intact(stati
     before = (env.portfolio.cash, env.portfolio.value, len(env.portfolio.fills))
     data = source.snapshot.symbols["SPY"]
     source.snapshot = replace(
-        source.snapshot, symbols={"SPY": replace(data, quote=replace(data.quote, bid=math.nan, ask=math.nan))}
+        source.snapshot,
+        symbols={"SPY": replace(data, quote=msgspec.structs.replace(data.quote, bid=math.nan, ask=math.nan))},
     )
     result = env.step([HOLD])  # the NaN quote arrives with this step
     assert result.info.stale_symbols == ("SPY",)
@@ -164,7 +166,7 @@ def test_stale_quotes_are_not_traded_on(static_market):
     data = source.snapshot.symbols["SPY"]
     old = source.snapshot.timestamp_ms - 10 * 60_000
     source.snapshot = replace(
-        source.snapshot, symbols={"SPY": replace(data, quote=replace(data.quote, timestamp_ms=old))}
+        source.snapshot, symbols={"SPY": replace(data, quote=msgspec.structs.replace(data.quote, timestamp_ms=old))}
     )
     env = PaperTradingEnvironment(source, EnvironmentConfig(max_data_age_s=120))
     assert not env.action_mask()[0, 1:].any()

@@ -1,0 +1,368 @@
+"""A local server that speaks Massive's wire protocol, for tests and offline demos.
+
+``tradingbot serve-market --source sim|replay --port P`` serves, on 127.0.0.1:
+
+- WebSocket ``/stocks`` and ``/options``: ``connected`` on upgrade, ``auth`` (``auth_success`` or
+  ``auth_failed``), per-topic ``success`` acks, ``auth_required`` before auth, ``error`` for bad JSON,
+  one session per key per cluster (a new one evicts the old with ``max_connections`` and close 1008),
+  then batched event arrays for the subscribed topics;
+- REST ``GET /v3/snapshot/options/{underlying}`` (chain snapshot with Greeks, ``next_url`` pagination,
+  ``apiKey`` query or Bearer auth, 401 and optional 429).
+
+The market comes from the simulator (one step per ``interval_s``) or from a recording (replayed as
+recorded). :class:`Faults` switches on misbehaviour for tests: drop the connection, send garbage, stall
+(no data, no pongs), refuse keys, evict slow consumers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gzip
+import json
+import logging
+import math
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from tradingbot.market.source import MarketSource
+from tradingbot.market.types import MarketSnapshot, OptionChain
+
+log = logging.getLogger("tradingbot.massive_server")
+CLUSTERS = ("stocks", "options")
+PAGE_LIMIT = 250
+
+
+@dataclass
+class Faults:
+    """Misbehaviour to switch on (tests change these while the server runs)."""
+
+    drop_after_frames: int = 0
+    """Abort the TCP connection (no close frame) after this many data frames; 0: never."""
+    garbage_every: int = 0
+    """Every n-th data frame is replaced by bytes that are not JSON; 0: never."""
+    stall: bool = False
+    """Send nothing and answer no pings (a silent stall)."""
+    slow_consumer_bytes: int = 0
+    """Evict with ``slow_consumer`` once this many bytes wait unsent for a client; 0: never."""
+    rate_limit_every: int = 0
+    """Every n-th REST request answers 429; 0: never."""
+
+
+@dataclass
+class _Session:
+    ws: web.WebSocketResponse
+    cluster: str
+    transport: asyncio.Transport | None
+    key: str | None = None
+    topics: set[str] = field(default_factory=set)
+    frames: int = 0
+
+
+def _quote(sym: str, bid: float, bid_size: int, ask: float, ask_size: int, t: int) -> dict[str, Any]:
+    return {
+        "ev": "Q",
+        "sym": sym,
+        "bx": 11,
+        "bp": bid,
+        "bs": bid_size,
+        "ax": 12,
+        "ap": ask,
+        "as": ask_size,
+        "t": t,
+        "q": t % 1_000_000,
+    }
+
+
+def snapshot_events(snapshot: MarketSnapshot, cluster: str, topics: set[str]) -> list[dict[str, Any]]:
+    """The wire events of one simulator snapshot that ``topics`` subscribe to."""
+    events: list[dict[str, Any]] = []
+    for symbol, data in snapshot.symbols.items():
+        if cluster == "stocks":
+            q = data.quote
+            if f"Q.{symbol}" in topics or "Q.*" in topics:
+                events.append(_quote(symbol, q.bid, q.bid_size, q.ask, q.ask_size, q.timestamp_ms))
+            if data.trade is not None and (f"T.{symbol}" in topics or "T.*" in topics):
+                tr = data.trade
+                events.append(
+                    {
+                        "ev": "T",
+                        "sym": symbol,
+                        "x": 4,
+                        "i": str(tr.timestamp_ms),
+                        "z": 2,
+                        "p": tr.price,
+                        "s": tr.size,
+                        "t": tr.timestamp_ms,
+                        "q": tr.timestamp_ms % 1_000_000,
+                    }
+                )
+            continue
+        chain = data.chain
+        for i, contract in enumerate(chain.contracts):
+            if f"Q.{contract.ticker}" in topics and math.isfinite(chain.bid[i]) and math.isfinite(chain.ask[i]):
+                events.append(
+                    _quote(contract.ticker, float(chain.bid[i]), 10, float(chain.ask[i]), 10, chain.timestamp_ms)
+                )
+    return events
+
+
+def _number(value: float) -> float | None:
+    return round(float(value), 6) if math.isfinite(value) else None
+
+
+def chain_results(chain: OptionChain, spot: float) -> list[dict[str, Any]]:
+    """``/v3/snapshot/options`` result items for a simulator chain (Greeks, IV, last quote; ns times)."""
+    results = []
+    ns = chain.timestamp_ms * 1_000_000
+    for i, c in enumerate(chain.contracts):
+        bid, ask = float(chain.bid[i]), float(chain.ask[i])
+        item: dict[str, Any] = {
+            "details": {
+                "ticker": c.ticker,
+                "contract_type": c.contract_type,
+                "exercise_style": "american",
+                "expiration_date": c.expiration.isoformat(),
+                "shares_per_contract": c.shares_per_contract,
+                "strike_price": c.strike,
+            },
+            "open_interest": 1000,
+            "underlying_asset": {
+                "ticker": chain.underlying,
+                "price": spot,
+                "last_updated": ns,
+                "timeframe": "REAL-TIME",
+            },
+        }
+        if math.isfinite(bid) and math.isfinite(ask):
+            item["last_quote"] = {
+                "bid": bid,
+                "ask": ask,
+                "bid_size": 10,
+                "ask_size": 10,
+                "midpoint": (bid + ask) / 2,
+                "last_updated": ns,
+                "timeframe": "REAL-TIME",
+            }
+            item["break_even_price"] = c.strike + ask if c.contract_type == "call" else c.strike - ask
+        iv = _number(chain.implied_volatility[i])
+        if iv is not None:
+            item["implied_volatility"] = iv
+            item["greeks"] = {k: _number(getattr(chain, k)[i]) for k in ("delta", "gamma", "theta", "vega")}
+        results.append(item)
+    return results
+
+
+class MarketServer:
+    """The protocol server over a market; use as ``async with`` (it binds on enter)."""
+
+    def __init__(
+        self,
+        market: MarketSource | None,
+        api_keys: set[str],
+        host: str = "127.0.0.1",
+        port: int = 0,
+        interval_s: float = 0.05,
+        frames: Callable[[str], AsyncIterator[str]] | None = None,
+    ) -> None:
+        self.market = market
+        self.api_keys = api_keys
+        self.host, self.port = host, port
+        self.interval_s = interval_s
+        self.faults = Faults()
+        self.sessions: dict[tuple[str, str], _Session] = {}
+        self.connections = 0
+        self.rest_requests = 0
+        self._frames = frames
+        self._runner: web.AppRunner | None = None
+        self._ticker: asyncio.Task[None] | None = None
+        self._snapshot: MarketSnapshot | None = market.current() if market is not None else None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self.host}:{self.port}"
+
+    async def __aenter__(self) -> MarketServer:
+        app = web.Application()
+        app.router.add_get("/stocks", self._websocket)
+        app.router.add_get("/options", self._websocket)
+        app.router.add_get("/v3/snapshot/options/{underlying}", self._chain)
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+        if self.market is not None:
+            self._ticker = asyncio.create_task(self._tick())
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+        for session in list(self.sessions.values()):
+            await session.ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # -- market --------------------------------------------------------------------------------
+    async def _tick(self) -> None:
+        assert self.market is not None
+        while True:
+            await asyncio.sleep(self.interval_s)
+            self._snapshot = self.market.advance()
+            for session in list(self.sessions.values()):
+                if session.key is not None and session.topics and not self.faults.stall:
+                    events = snapshot_events(self._snapshot, session.cluster, session.topics)
+                    if events:
+                        await self._send_data(session, json.dumps(events))
+
+    async def _send_data(self, session: _Session, frame: str) -> None:
+        session.frames += 1
+        faults = self.faults
+        if faults.garbage_every and session.frames % faults.garbage_every == 0:
+            frame = '[{"ev":"Q","sym":'  # truncated JSON
+        transport = session.transport
+        backlog = transport.get_write_buffer_size() if transport is not None else 0
+        if faults.slow_consumer_bytes and backlog > faults.slow_consumer_bytes:
+            await self._evict(session, "slow_consumer", "Connection closed: consumer too slow")
+            return
+        try:
+            await session.ws.send_str(frame)
+        except ConnectionError:
+            return
+        if faults.drop_after_frames and session.frames >= faults.drop_after_frames and transport is not None:
+            transport.abort()
+
+    async def evict_all(self, status: str, message: str) -> None:
+        """End every session with a status (``force_disconnect``, ``slow_consumer`` …) and close 1008."""
+        for session in list(self.sessions.values()):
+            await self._evict(session, status, message)
+
+    async def _evict(self, session: _Session, status: str, message: str) -> None:
+        with contextlib.suppress(ConnectionError):
+            await session.ws.send_str(json.dumps([{"ev": "status", "status": status, "message": message}]))
+            await session.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=status.encode())
+
+    # -- WebSocket -----------------------------------------------------------------------------
+    async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
+        cluster = request.path.strip("/")
+        ws = web.WebSocketResponse(autoping=False, max_msg_size=2**20)  # pongs by hand: a stall withholds them
+        await ws.prepare(request)
+        self.connections += 1
+        transport = request.transport
+        session = _Session(ws, cluster, transport if isinstance(transport, asyncio.Transport) else None)
+        await self._status(ws, "connected", "Connected Successfully")
+        replay: asyncio.Task[None] | None = None
+        try:
+            async for message in ws:
+                if message.type == WSMsgType.PING:
+                    if not self.faults.stall:
+                        await ws.pong(message.data)
+                    continue
+                if message.type != WSMsgType.TEXT:
+                    continue
+                await self._on_action(session, message.data)
+                if replay is None and session.key is not None and self._frames is not None:
+                    replay = asyncio.create_task(self._replay(session))
+        finally:
+            if replay is not None:
+                replay.cancel()
+            if session.key is not None and self.sessions.get((session.key, cluster)) is session:
+                del self.sessions[(session.key, cluster)]
+        return ws
+
+    async def _replay(self, session: _Session) -> None:
+        assert self._frames is not None
+        async for frame in self._frames(session.cluster):
+            if not self.faults.stall:
+                await self._send_data(session, frame)
+
+    async def _on_action(self, session: _Session, text: str) -> None:
+        try:
+            action = json.loads(text)
+            verb, params = action["action"], str(action.get("params", ""))
+        except (ValueError, KeyError, TypeError):
+            await self._status(session.ws, "error", "Invalid JSON")
+            return
+        if verb == "auth":
+            if params not in self.api_keys:
+                await self._status(session.ws, "auth_failed", "authentication failed")
+                await session.ws.close(code=WSCloseCode.POLICY_VIOLATION)
+                return
+            previous = self.sessions.get((params, session.cluster))
+            if previous is not None:
+                await self._evict(previous, "max_connections", "Maximum number of connections exceeded.")
+            session.key = params
+            self.sessions[(params, session.cluster)] = session
+            await self._status(session.ws, "auth_success", "authenticated")
+        elif session.key is None:
+            await self._status(session.ws, "auth_required", "authentication required")
+        elif verb in ("subscribe", "unsubscribe"):
+            for topic in filter(None, (t.strip() for t in params.split(","))):
+                if verb == "subscribe":
+                    session.topics.add(topic)
+                else:
+                    session.topics.discard(topic)
+                await self._status(
+                    session.ws, "success", f"{verb}d to: {topic}".replace("unsubscribed", "unsubscribed")
+                )
+        else:
+            await self._status(session.ws, "error", f"unknown action {verb}")
+
+    @staticmethod
+    async def _status(ws: web.WebSocketResponse, status: str, message: str) -> None:
+        with contextlib.suppress(ConnectionError):
+            await ws.send_str(json.dumps([{"ev": "status", "status": status, "message": message}]))
+
+    # -- REST ----------------------------------------------------------------------------------
+    async def _chain(self, request: web.Request) -> web.Response:
+        self.rest_requests += 1
+        key = request.query.get("apiKey") or request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if key not in self.api_keys:
+            return web.json_response({"status": "ERROR", "request_id": "local", "error": "Unknown API Key"}, status=401)
+        if self.faults.rate_limit_every and self.rest_requests % self.faults.rate_limit_every == 0:
+            return web.json_response(
+                {"status": "ERROR", "error": "You've exceeded the maximum requests per minute."},
+                status=429,
+                headers={"Retry-After": "0"},
+            )
+        underlying = request.match_info["underlying"]
+        snapshot = self._snapshot
+        data = snapshot.symbols.get(underlying) if snapshot is not None else None
+        if data is None:
+            return web.json_response({"status": "OK", "request_id": "local", "results": []})
+        results = chain_results(data.chain, data.quote.mid)
+        limit = min(int(request.query.get("limit", "10")), PAGE_LIMIT)
+        start = int(request.query.get("cursor", "0"))
+        body: dict[str, Any] = {"status": "OK", "request_id": "local", "results": results[start : start + limit]}
+        if start + limit < len(results):
+            body["next_url"] = f"{self.url}/v3/snapshot/options/{underlying}?cursor={start + limit}&limit={limit}"
+        return web.json_response(body)
+
+
+def recorded_frames(path: Path, speed: float) -> Callable[[str], AsyncIterator[str]]:
+    """A frame source for :class:`MarketServer` that replays a ``--record`` file, per cluster."""
+
+    async def frames(cluster: str) -> AsyncIterator[str]:
+        previous: float | None = None
+        with gzip.open(path, "rt", encoding="utf-8") as lines:
+            for line in lines:
+                entry = json.loads(line)
+                if entry.get("c") != cluster:
+                    continue
+                if speed > 0 and previous is not None:
+                    await asyncio.sleep(max(0.0, (entry["t"] - previous) / 1000 / speed))
+                previous = entry["t"]
+                yield entry["f"]
+
+    return frames

@@ -1,0 +1,307 @@
+"""``MassiveRealtimeStream``: Massive's real-time WebSocket feed for stocks and options, into :class:`FeedState`.
+
+One :class:`ClusterConnection` per cluster connects, authenticates, subscribes and reads. Frames are
+decoded as they arrive (:mod:`massive_wire`, about 2 million events per second) and applied to the
+shared state: quotes coalesce to the latest per symbol or contract, so a slow consumer never makes the
+socket wait; trades go to a bounded buffer whose overflow is counted and logged, never silent.
+
+Every failure of a connection (refused, reset, protocol error, a silent stall caught by WebSocket
+pings) reconnects with capped, jittered exponential backoff and restores the subscriptions.
+``auth_failed`` is fatal: :class:`MassiveAuthError`, never retried. ``max_connections`` (another
+session with the same key) backs off at least a minute. The API key is sent only in the auth message
+and appears in no log, error or status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from tradingbot.market.massive_wire import Cluster, Event, FrameDecoder
+from tradingbot.market.types import (
+    Aggregate,
+    OptionQuote,
+    OptionTrade,
+    Status,
+    StockQuote,
+    StockTrade,
+)
+
+log = logging.getLogger("tradingbot.massive")
+_wire_log = logging.getLogger("tradingbot.massive.wire")
+_wire_log.setLevel(logging.INFO)  # websockets logs every frame at DEBUG, the auth frame with the key included
+FrameSink = Callable[[Cluster, str], None]
+
+
+class MassiveAuthError(Exception):
+    """Massive refused the API key (or the plan lacks WebSocket access): a configuration error."""
+
+
+class _EvictedError(Exception):
+    """The server ended the session with a status (``max_connections``, ``force_disconnect``, …)."""
+
+    def __init__(self, status: str, message: str) -> None:
+        super().__init__(f"{status}: {message}")
+        self.status = status
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    """Where and how to connect. Durations in seconds."""
+
+    stocks_url: str = "wss://socket.massive.com/stocks"
+    options_url: str = "wss://socket.massive.com/options"
+    auth_timeout_s: float = 10.0
+    ping_interval_s: float = 20.0
+    """WebSocket pings; no pong within ``ping_timeout_s`` means a silent stall: reconnect."""
+    ping_timeout_s: float = 20.0
+    backoff_initial_s: float = 1.0
+    backoff_max_s: float = 60.0
+    evicted_backoff_s: float = 60.0
+    """Wait at least this long after ``max_connections``: the other session holds the key's slot."""
+    max_frame_bytes: int = 16 * 2**20
+    subscribe_batch: int = 500
+    trade_buffer: int = 100_000
+    """Trades kept until the consumer takes them; beyond, the oldest are dropped, counted and logged."""
+
+
+@dataclass
+class FeedState:
+    """The newest data of both clusters; written by the stream's loop, read by the trading thread.
+
+    Times are epoch milliseconds; ``last_event_unix`` is wall-clock seconds of the newest data event.
+    """
+
+    stock_quotes: dict[str, StockQuote] = field(default_factory=dict)
+    stock_trades: dict[str, StockTrade] = field(default_factory=dict)
+    option_quotes: dict[str, OptionQuote] = field(default_factory=dict)
+    option_trades: collections.deque[OptionTrade] = field(default_factory=collections.deque)
+    bars: dict[str, Aggregate] = field(default_factory=dict)
+    events: collections.Counter[str] = field(default_factory=collections.Counter)
+    trades_dropped: int = 0
+    last_event_unix: float | None = None
+    connected: dict[str, bool] = field(default_factory=dict)
+    reconnects: int = 0
+    last_disconnect: str | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    """Held while a frame is applied and while a reader copies the state (they run on different threads)."""
+
+    def apply(self, cluster: Cluster, events: Iterable[Event], trade_buffer: int, now: float) -> None:
+        """Fold decoded data events into the state (statuses are handled by the connection)."""
+        with self.lock:
+            self._apply(events, trade_buffer, now)
+
+    def _apply(self, events: Iterable[Event], trade_buffer: int, now: float) -> None:
+        data = 0
+        for event in events:
+            if isinstance(event, StockQuote | OptionQuote):
+                if isinstance(event, StockQuote):
+                    self.stock_quotes[event.symbol] = event
+                else:
+                    self.option_quotes[event.ticker] = event
+                self.events["quote"] += 1
+            elif isinstance(event, StockTrade):
+                self.stock_trades[event.symbol] = event
+                self.events["trade"] += 1
+            elif isinstance(event, OptionTrade):
+                if len(self.option_trades) >= trade_buffer:
+                    self.option_trades.popleft()
+                    self.trades_dropped += 1
+                    if self.trades_dropped in (1, 10, 100, 1000) or self.trades_dropped % 10_000 == 0:
+                        log.warning("option trades not consumed: %d dropped so far", self.trades_dropped)
+                self.option_trades.append(event)
+                self.events["trade"] += 1
+            elif isinstance(event, Aggregate):
+                self.bars[event.symbol] = event
+                self.events["aggregate"] += 1
+            else:
+                continue
+            data += 1
+        if data:
+            self.last_event_unix = now
+
+    def take_option_trades(self) -> list[OptionTrade]:
+        """The option trades since the last call, oldest first."""
+        with self.lock:
+            taken = list(self.option_trades)
+            self.option_trades.clear()
+        return taken
+
+
+class ClusterConnection:
+    """One cluster's session, kept alive: connect, authenticate, subscribe, read, and again after a failure."""
+
+    def __init__(
+        self,
+        cluster: Cluster,
+        url: str,
+        api_key: str,
+        config: StreamConfig,
+        state: FeedState,
+        record: FrameSink | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.cluster = cluster
+        self.url = url
+        self._key = api_key
+        self.config = config
+        self.state = state
+        self.decoder = FrameDecoder(cluster)
+        self._record = record
+        self._wanted: set[str] = set()
+        self._active: set[str] = set()
+        self._changed = asyncio.Event()
+        self._random = random.Random(seed)
+
+    def subscribe(self, topics: Iterable[str]) -> None:
+        """Make ``topics`` (``Q.SPY``, ``Q.O:SPY…``) the wanted set; applied live and after every reconnect."""
+        self._wanted = {t.strip() for t in topics if t.strip()}
+        self._changed.set()
+
+    async def run(self) -> None:
+        """Forever, until cancelled or the key is refused (:class:`MassiveAuthError`)."""
+        delay = self.config.backoff_initial_s
+        while True:
+            started = time.monotonic()
+            try:
+                await self._session()
+                reason = "closed by the server"
+            except MassiveAuthError:
+                self.state.connected[self.cluster] = False
+                raise
+            except _EvictedError as evicted:
+                reason = str(evicted)
+                if evicted.status == "max_connections":
+                    delay = max(delay, self.config.evicted_backoff_s)
+            except (OSError, TimeoutError, ConnectionClosed, InvalidHandshake, InvalidURI) as error:
+                reason = f"{type(error).__name__}: {error}"
+            self.state.connected[self.cluster] = False
+            self.state.reconnects += 1
+            self.state.last_disconnect = f"{self.cluster}: {reason}"
+            if time.monotonic() - started > 60:  # a healthy session: start the backoff over
+                delay = self.config.backoff_initial_s
+            wait = delay * (0.5 + self._random.random() / 2)
+            log.warning("Massive %s feed lost (%s); reconnecting in %.1f s", self.cluster, reason, wait)
+            await asyncio.sleep(wait)
+            delay = min(delay * 2, self.config.backoff_max_s)
+
+    async def _session(self) -> None:
+        async with connect(
+            self.url,
+            ping_interval=self.config.ping_interval_s,
+            ping_timeout=self.config.ping_timeout_s,
+            max_size=self.config.max_frame_bytes,
+            open_timeout=self.config.auth_timeout_s,
+            close_timeout=2,
+            logger=_wire_log,
+        ) as ws:
+            await self._authenticate(ws)
+            self.state.connected[self.cluster] = True
+            self._active = set()
+            log.info("Massive %s feed connected", self.cluster)
+            syncer = asyncio.create_task(self._sync_subscriptions(ws))
+            try:
+                async for frame in ws:
+                    self._on_frame(frame)
+            finally:
+                syncer.cancel()
+
+    async def _authenticate(self, ws: ClientConnection) -> None:
+        await ws.send(json.dumps({"action": "auth", "params": self._key}))
+        deadline = time.monotonic() + self.config.auth_timeout_s
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("no auth_success from Massive")
+            frame = await asyncio.wait_for(ws.recv(), remaining)
+            for status in self._statuses(frame):
+                if status.status == "auth_success" or (
+                    status.status == "success" and status.message.lower() == "authenticated"
+                ):
+                    return
+                if status.status == "auth_failed":
+                    raise MassiveAuthError(
+                        f"Massive refused the API key ({status.message}); check MASSIVE_API_KEY and the plan"
+                    )
+                if status.status in ("max_connections", "auth_timeout", "force_disconnect"):
+                    raise _EvictedError(status.status, status.message)
+
+    def _statuses(self, frame: str | bytes) -> list[Status]:
+        if self._record is not None:
+            self._record(self.cluster, frame if isinstance(frame, str) else frame.decode())
+        return [e for e in self.decoder.decode(frame) if isinstance(e, Status)]
+
+    def _on_frame(self, frame: str | bytes) -> None:
+        if self._record is not None:
+            self._record(self.cluster, frame if isinstance(frame, str) else frame.decode())
+        events = self.decoder.decode(frame)
+        self.state.apply(self.cluster, events, self.config.trade_buffer, time.time())
+        for event in events:
+            if isinstance(event, Status):
+                self._on_status(event)
+
+    def _on_status(self, status: Status) -> None:
+        if status.status in ("max_connections", "force_disconnect", "slow_consumer", "auth_timeout"):
+            raise _EvictedError(status.status, status.message)
+        if status.status == "error":
+            log.warning("Massive %s feed error: %s", self.cluster, status.message)
+
+    async def _sync_subscriptions(self, ws: ClientConnection) -> None:
+        """Send the difference between the wanted and the active topics, now and whenever it changes."""
+        while True:
+            self._changed.clear()
+            add, remove = sorted(self._wanted - self._active), sorted(self._active - self._wanted)
+            for action, topics in (("unsubscribe", remove), ("subscribe", add)):
+                for i in range(0, len(topics), self.config.subscribe_batch):
+                    batch = topics[i : i + self.config.subscribe_batch]
+                    await ws.send(json.dumps({"action": action, "params": ",".join(batch)}))
+            self._active = set(self._wanted)
+            await self._changed.wait()
+
+
+class MassiveRealtimeStream:
+    """Both clusters' connections over one :class:`FeedState`; ``run()`` until cancelled or auth fails."""
+
+    def __init__(self, api_key: str, config: StreamConfig | None = None, record: FrameSink | None = None) -> None:
+        if not api_key:
+            raise MassiveAuthError("MASSIVE_API_KEY is not set")
+        self.config = config or StreamConfig()
+        self.state = FeedState()
+        self.stocks = ClusterConnection("stocks", self.config.stocks_url, api_key, self.config, self.state, record)
+        self.options = ClusterConnection("options", self.config.options_url, api_key, self.config, self.state, record)
+
+    def subscribe(self, symbols: Iterable[str], contracts: Iterable[str]) -> None:
+        """Quotes and trades of the underlyings; quotes of the option contracts (at most 1,000)."""
+        symbols = list(symbols)
+        self.stocks.subscribe([f"Q.{s}" for s in symbols] + [f"T.{s}" for s in symbols])
+        contracts = sorted(contracts)
+        if len(contracts) > 1000:
+            log.warning("Massive allows 1000 option quote subscriptions: keeping 1000 of %d", len(contracts))
+            contracts = contracts[:1000]
+        self.options.subscribe([f"Q.{c}" for c in contracts])
+
+    @property
+    def connected(self) -> bool:
+        return all(self.state.connected.get(c, False) for c in ("stocks", "options"))
+
+    async def run(self) -> None:
+        """Both clusters until cancelled; a refused key ends both with :class:`MassiveAuthError`."""
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self.stocks.run())
+                group.create_task(self.options.run())
+        except ExceptionGroup as errors:
+            refused = errors.subgroup(MassiveAuthError)
+            if refused is not None:
+                raise refused.exceptions[0] from None
+            raise

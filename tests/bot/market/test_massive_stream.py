@@ -1,0 +1,181 @@
+"""The real Massive client against the local protocol server: the session flow, and every fault mode."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import pytest
+
+from tradingbot.market.massive_server import MarketServer
+from tradingbot.market.massive_stream import FeedState, MassiveAuthError, MassiveRealtimeStream, StreamConfig
+from tradingbot.market.simulator import MarketSimulator, SimulatorConfig
+from tradingbot.market.types import OptionTrade
+
+KEY = "test-key-4f9c2e"
+pytestmark = pytest.mark.timeout(60)
+
+
+def fast_config(server: MarketServer, **overrides) -> StreamConfig:
+    settings = dict(
+        stocks_url=f"{server.ws_url}/stocks",
+        options_url=f"{server.ws_url}/options",
+        backoff_initial_s=0.05,
+        backoff_max_s=0.2,
+        evicted_backoff_s=0.5,
+        ping_interval_s=0.2,
+        ping_timeout_s=0.3,
+        auth_timeout_s=2.0,
+    )
+    settings.update(overrides)
+    return StreamConfig(**settings)
+
+
+def market() -> MarketSimulator:
+    return MarketSimulator(SimulatorConfig(("SPY",), seed=3))
+
+
+async def until(check, timeout_s: float = 10.0, what: str = "the condition") -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+def run(scenario) -> None:
+    asyncio.run(asyncio.wait_for(scenario(), 45))
+
+
+def contract_of(server: MarketServer) -> str:
+    return server.market.current().symbols["SPY"].chain.contracts[0].ticker
+
+
+def test_it_authenticates_subscribes_and_decodes_both_clusters():
+    async def scenario():
+        async with MarketServer(market(), {KEY}) as server:
+            stream = MassiveRealtimeStream(KEY, fast_config(server))
+            ticker = contract_of(server)
+            stream.subscribe(["SPY"], [ticker])
+            task = asyncio.create_task(stream.run())
+            await until(lambda: "SPY" in stream.state.stock_quotes and ticker in stream.state.option_quotes)
+            await until(lambda: "SPY" in stream.state.stock_trades, what="a trade")
+            assert stream.connected and stream.state.reconnects == 0
+            quote = stream.state.stock_quotes["SPY"]
+            assert 0 < quote.bid < quote.ask and quote.timestamp_ms > 0
+            assert server.sessions[(KEY, "stocks")].topics == {"Q.SPY", "T.SPY"}
+            assert server.sessions[(KEY, "options")].topics == {f"Q.{ticker}"}
+            stream.subscribe(["SPY"], [])  # the chain rolled: the contract is unsubscribed live
+            options = server.sessions[(KEY, "options")]
+            await until(lambda: not options.topics, what="the unsubscribe")
+            task.cancel()
+
+    run(scenario)
+
+
+def test_a_dropped_connection_reconnects_and_resubscribes():
+    async def scenario():
+        async with MarketServer(market(), {KEY}) as server:
+            server.faults.drop_after_frames = 5
+            stream = MassiveRealtimeStream(KEY, fast_config(server))
+            stream.subscribe(["SPY"], [])
+            task = asyncio.create_task(stream.run())
+            await until(lambda: stream.state.reconnects >= 2, what="two reconnects")
+            server.faults.drop_after_frames = 0
+            seen = stream.state.events["quote"]
+            await until(lambda: stream.state.events["quote"] > seen + 5, what="data after the reconnects")
+            assert server.sessions[(KEY, "stocks")].topics == {"Q.SPY", "T.SPY"}
+            task.cancel()
+
+    run(scenario)
+
+
+def test_garbage_frames_are_counted_and_skipped():
+    async def scenario():
+        async with MarketServer(market(), {KEY}) as server:
+            server.faults.garbage_every = 3
+            stream = MassiveRealtimeStream(KEY, fast_config(server))
+            stream.subscribe(["SPY"], [])
+            task = asyncio.create_task(stream.run())
+            await until(lambda: stream.stocks.decoder.stats.malformed_frames >= 3, what="garbage")
+            assert stream.state.events["quote"] > 0 and stream.state.reconnects == 0
+            task.cancel()
+
+    run(scenario)
+
+
+def test_a_silent_stall_is_detected_by_pings_and_reconnected():
+    async def scenario():
+        async with MarketServer(market(), {KEY}) as server:
+            stream = MassiveRealtimeStream(KEY, fast_config(server))
+            stream.subscribe(["SPY"], [])
+            task = asyncio.create_task(stream.run())
+            await until(lambda: stream.connected)
+            server.faults.stall = True
+            await until(lambda: stream.state.reconnects >= 1, what="the stall to be noticed")
+            server.faults.stall = False
+            seen = stream.state.events["quote"]
+            await until(lambda: stream.state.events["quote"] > seen, what="data after the stall")
+            task.cancel()
+
+    run(scenario)
+
+
+def test_a_refused_key_is_fatal_and_never_logged(caplog):
+    caplog.set_level(logging.DEBUG)
+
+    async def scenario():
+        async with MarketServer(market(), {"the-right-key"}) as server:
+            stream = MassiveRealtimeStream(KEY, fast_config(server))
+            with pytest.raises(MassiveAuthError, match="refused the API key") as refused:
+                await stream.run()
+            assert KEY not in str(refused.value)
+            assert server.connections <= 2  # one attempt per cluster, no reconnect loop
+
+    run(scenario)
+    assert KEY not in caplog.text
+
+
+def test_another_session_with_the_key_evicts_and_the_evicted_backs_off():
+    async def scenario():
+        async with MarketServer(market(), {KEY}) as server:
+            first = MassiveRealtimeStream(KEY, fast_config(server, evicted_backoff_s=5.0))
+            first.subscribe(["SPY"], [])
+            task_first = asyncio.create_task(first.run())
+            await until(lambda: first.connected)
+            second = MassiveRealtimeStream(KEY, fast_config(server))
+            second.subscribe(["SPY"], [])
+            task_second = asyncio.create_task(second.run())
+            await until(lambda: first.state.reconnects >= 1, what="the eviction")
+            assert "max_connections" in first.state.last_disconnect
+            await asyncio.sleep(1.0)
+            assert second.connected and not first.connected  # the evicted one waits instead of fighting
+            task_first.cancel()
+            task_second.cancel()
+
+    run(scenario)
+
+
+def test_server_side_disconnects_are_reported_and_survived():
+    async def scenario():
+        async with MarketServer(market(), {KEY}) as server:
+            stream = MassiveRealtimeStream(KEY, fast_config(server))
+            stream.subscribe(["SPY"], [])
+            task = asyncio.create_task(stream.run())
+            await until(lambda: stream.connected)
+            await server.evict_all("slow_consumer", "consumer too slow")
+            await until(lambda: stream.state.reconnects >= 1)
+            assert "slow_consumer" in stream.state.last_disconnect
+            await until(lambda: stream.connected, what="the reconnect")
+            task.cancel()
+
+    run(scenario)
+
+
+def test_unconsumed_option_trades_are_dropped_oldest_first_and_counted():
+    state = FeedState()
+    trades = [OptionTrade("O:SPY260116C00100000", 1.0 + i, 1, 1000 + i) for i in range(5)]
+    state.apply("options", trades, trade_buffer=3, now=1.0)
+    assert state.trades_dropped == 2 and [t.price for t in state.take_option_trades()] == [3.0, 4.0, 5.0]
+    assert state.take_option_trades() == [] and state.last_event_unix == 1.0
