@@ -16,6 +16,7 @@ from tradingbot import __version__
 from tradingbot.agent.checkpoint import CheckpointIncompatibleError
 from tradingbot.app import Trader, build_trader, run_bot
 from tradingbot.config import Settings, SettingsError, load_settings, setting_sources
+from tradingbot.market.massive_source import FeedError
 from tradingbot.server import ServerStartError
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -68,13 +69,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
     try:
         trader = build_trader(settings)
-    except (CheckpointIncompatibleError, ValueError) as error:
+    except (CheckpointIncompatibleError, FeedError, ValueError) as error:
         logging.getLogger("tradingbot").error("cannot start: %s", error)
         return 2
     try:
         asyncio.run(_run(settings, trader))
     except ServerStartError as error:
         logging.getLogger("tradingbot").error("cannot start: %s (set --port/HTTP_PORT)", error)
+        return 2
+    except FeedError as error:
+        logging.getLogger("tradingbot").error("stopped: the market feed failed: %s", error)
         return 2
     return 0
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +33,12 @@ from tradingbot.env.paper import EnvironmentConfig, PaperTradingEnvironment
 from tradingbot.env.portfolio import FeeSchedule, Portfolio
 from tradingbot.learning import BaselineTrader, LearningTrader, TickReport
 from tradingbot.market.clock import eastern
+from tradingbot.market.massive_rest import RestConfig
+from tradingbot.market.massive_source import FeedError, FeedStatus, MassiveSource, ReplayFinishedError, ReplaySource
+from tradingbot.market.massive_stream import StreamConfig
+from tradingbot.market.recording import Recorder
 from tradingbot.market.simulator import PRESETS, MarketSimulator, SimulatorConfig
+from tradingbot.market.source import MarketSource
 from tradingbot.metrics import BotMetrics
 from tradingbot.policies import make_policy
 from tradingbot.server import make_app, serving
@@ -111,9 +118,25 @@ def _load_agent(agent: OptionsCLSTMPPOAgent, state: dict[str, Any], source: str,
         raise CheckpointIncompatibleError(f"{source} does not fit this network: {reason}") from error
 
 
-def build_trader(settings: Settings) -> Trader:
-    """The market, the paper account and the trader; a learning trader resumes from its newest checkpoint."""
-    source = MarketSimulator(
+def market_source(settings: Settings) -> MarketSource:
+    """The configured market: the simulator, live Massive data (connected here) or a recording."""
+    if settings.source == "massive":
+        assert settings.massive_api_key is not None  # enforced by the settings
+        stocks_url, options_url = settings.massive_urls()
+        live = MassiveSource(
+            settings.symbols,
+            settings.massive_api_key.get_secret_value(),
+            StreamConfig(stocks_url=stocks_url, options_url=options_url),
+            RestConfig(base_url=settings.massive_rest_url),
+            settings.chain_refresh_s,
+            Recorder(settings.record_file) if settings.record_file is not None else None,
+        )
+        live.start()
+        return live
+    if settings.source == "replay":
+        assert settings.replay_file is not None  # enforced by the settings
+        return ReplaySource(settings.replay_file, settings.symbols, settings.replay_step_s, settings.replay_speed)
+    return MarketSimulator(
         SimulatorConfig(
             symbols=settings.symbols,
             seed=settings.seed,
@@ -121,6 +144,12 @@ def build_trader(settings: Settings) -> Trader:
             **PRESETS[settings.market_preset],
         )
     )
+
+
+def build_trader(settings: Settings) -> Trader:
+    """The market, the paper account and the trader; a learning trader resumes from its newest checkpoint."""
+    source = market_source(settings)
+    simulated = source if isinstance(source, MarketSimulator) else None
     rules = environment_config(settings)
     if settings.policy != "ppo":
         env = PaperTradingEnvironment(source, rules)
@@ -138,8 +167,8 @@ def build_trader(settings: Settings) -> Trader:
         _load_agent(agent, checkpoint.agent, f"checkpoint {store.last_path}", weights_only=False)
         step = checkpoint.step
         try:
-            if checkpoint.market is not None:
-                source.load_state_dict(checkpoint.market)
+            if checkpoint.market is not None and simulated is not None:
+                simulated.load_state_dict(checkpoint.market)
             portfolio = Portfolio.from_snapshot(checkpoint.portfolio, rules.fees)
         except (ValueError, KeyError, TypeError) as error:
             log.warning(
@@ -154,7 +183,7 @@ def build_trader(settings: Settings) -> Trader:
         log.info("fresh agent: nothing to resume in %s", settings.checkpoint_dir)
     env = PaperTradingEnvironment(source, rules)
     if portfolio is not None:
-        env.restore(portfolio)  # the market was restored with the same symbols, so every holding is traded here
+        env.restore(portfolio)  # the same symbols (or a live market): every holding is traded here
     buffer = ExperienceBuffer(len(settings.symbols), OBSERVATION_SIZE, NUM_ACTIONS, shape.window)
     return LearningTrader(
         env,
@@ -163,7 +192,7 @@ def build_trader(settings: Settings) -> Trader:
         update_frequency=settings.update_frequency,
         save_frequency=settings.save_frequency,
         store=store,
-        market_state=source.state_dict,
+        market_state=simulated.state_dict if simulated is not None else None,
         step=step,
     )
 
@@ -205,6 +234,9 @@ def log_progress(trader: Trader, report: TickReport, initial_capital: float) -> 
 
 
 def _log_details(report: TickReport) -> None:
+    """Each fill and rejection of a step, at DEBUG."""
+    if not log.isEnabledFor(logging.DEBUG):
+        return
     for fill in report.result.info.fills:
         log.debug(
             "fill %s %d %s @ %.2f, cash %s",
@@ -225,18 +257,25 @@ def _single_threaded_torch() -> None:
     torch.set_num_threads(1)
 
 
+def feed_status(trader: Trader) -> FeedStatus | None:
+    """The live or replayed feed's status; ``None`` for the simulator (its data is always there)."""
+    source = trader.env.source
+    return source.status() if isinstance(source, MassiveSource | ReplaySource) else None
+
+
 class _Published:
     """The latest status the loop published; handlers read it, only the loop replaces it."""
 
-    def __init__(self, started: float, document: dict[str, Any]) -> None:
+    def __init__(self, started: float, document: dict[str, Any], feed: Callable[[], FeedStatus | None]) -> None:
         self.started = started
         self.document = document
         self.heartbeat: float | None = None
+        self._feed = feed
 
     def status(self) -> BotStatus:
-        return BotStatus(
-            self.started, self.heartbeat, self.heartbeat, feed_connected=True, model_loaded=True, document=self.document
-        )
+        feed = self._feed()
+        connected, last_data = (True, self.heartbeat) if feed is None else (feed.connected, feed.last_event_unix)
+        return BotStatus(self.started, self.heartbeat, last_data, connected, model_loaded=True, document=self.document)
 
 
 async def run_bot(settings: Settings, trader: Trader, stop: asyncio.Event) -> RunSummary:
@@ -248,23 +287,24 @@ async def run_bot(settings: Settings, trader: Trader, stop: asyncio.Event) -> Ru
     metrics = BotMetrics(settings.symbols)
     if isinstance(trader, LearningTrader):
         metrics.update_frequency.set(settings.update_frequency)
-    published = _Published(time.time(), status_document(settings, trader, [HOLD] * len(settings.symbols), None))
+    feed = functools.partial(feed_status, trader)
+    published = _Published(
+        time.time(), status_document(settings, trader, [HOLD] * len(settings.symbols), None, feed()), feed
+    )
     stall_s = max(settings.health_stall_s, 3 * settings.step_interval_s)
     app = make_app(published.status, metrics, stall_s, settings.max_data_age_s)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="trader", initializer=_single_threaded_torch) as worker:
-        async with serving(app, settings.http_host, settings.http_port) as port:
-            log.info("serving /health /ready /status /metrics on %s:%d", settings.http_host, port)
-            return await _trade(settings, trader, stop, metrics, published, worker)
+        try:
+            async with serving(app, settings.http_host, settings.http_port) as port:
+                log.info("serving /health /ready /status /metrics on %s:%d", settings.http_host, port)
+                return await _trade(settings, trader, stop, metrics, published, worker)
+        finally:
+            source = trader.env.source
+            if isinstance(source, MassiveSource | ReplaySource):
+                source.close()  # stops the feed's thread, completes a recording
 
 
-async def _trade(
-    settings: Settings,
-    trader: Trader,
-    stop: asyncio.Event,
-    metrics: BotMetrics,
-    published: _Published,
-    worker: ThreadPoolExecutor,
-) -> RunSummary:
+def _log_start(settings: Settings, trader: Trader) -> None:
     log.info(
         "paper trading with policy %s (%s) on %s data: symbols %s, capital %s, seed %d%s",
         trader.name,
@@ -275,6 +315,76 @@ async def _trade(
         settings.seed,
         f", {settings.max_steps} steps" if settings.max_steps else ", until stopped",
     )
+
+
+def _summarize(
+    settings: Settings,
+    trader: Trader,
+    steps: int,
+    reward_total: float,
+    by_signal: bool,
+    final: Path | None,
+    ended: str,
+) -> RunSummary:
+    portfolio = trader.env.portfolio
+    summary = RunSummary(
+        steps,
+        portfolio.value,
+        portfolio.realized_pnl,
+        portfolio.unrealized_pnl,
+        portfolio.trades,
+        portfolio.win_rate,
+        reward_total,
+        by_signal,
+        final,
+    )
+    log.info(
+        "stopped after %d steps (%s): value %s, P&L %s, %d trades, win rate %.1f%%, total reward %.4f",
+        summary.steps,
+        "signal" if by_signal else ended,
+        _money(summary.portfolio_value),
+        _money(summary.portfolio_value - settings.initial_capital, True),
+        summary.trades,
+        100 * summary.win_rate,
+        summary.reward_total,
+    )
+    return summary
+
+
+def _drain_mirror(trader: Trader) -> None:
+    mirror = trader.store.mirror if isinstance(trader, LearningTrader) and trader.store is not None else None
+    if mirror is not None and not mirror.close(MIRROR_DRAIN_S):
+        log.warning("S3 uploads still pending after %.0f s; the local checkpoints are complete", MIRROR_DRAIN_S)
+
+
+def _record(
+    metrics: BotMetrics, trader: Trader, report: TickReport, trades_before: int, seconds: float, now: float
+) -> None:
+    """One step's metrics: the account, the feed, training and checkpoints."""
+    info = report.result.info
+    metrics.record_step(report.actions, info, report.result.reward, trades_before, trader.env.portfolio, seconds, now)
+    feed = feed_status(trader)
+    if feed is None:
+        metrics.record_simulated_data(len(trader.env.symbols) - len(info.stale_symbols), now)
+    else:
+        metrics.record_feed(feed.detail.get("events", {}), feed.reconnects, feed.last_event_unix)
+    if report.metrics is not None:
+        metrics.record_update(report.metrics)
+    if isinstance(trader, LearningTrader):
+        metrics.steps_since_update.set(trader.buffer.fresh_steps)
+    if report.checkpoint is not None:
+        metrics.record_checkpoint(now)
+
+
+async def _trade(
+    settings: Settings,
+    trader: Trader,
+    stop: asyncio.Event,
+    metrics: BotMetrics,
+    published: _Published,
+    worker: ThreadPoolExecutor,
+) -> RunSummary:
+    _log_start(settings, trader)
     loop = asyncio.get_running_loop()
     reward_total = 0.0
     steps = 0
@@ -283,37 +393,32 @@ async def _trade(
     next_log = time.monotonic() + settings.log_interval_s
     next_publish = 0.0
     switch = SuspendSwitch(settings.suspend, settings.control_dir)
+    feed_failure: FeedError | None = None
+    ended = "max steps reached"
     while not stop.is_set() and (settings.max_steps == 0 or steps < settings.max_steps):
         trader.env.suspended = switch.poll(time.monotonic())  # the worker is idle between ticks
         trades_before = trader.env.portfolio.trades
         started = time.perf_counter()
-        report = await loop.run_in_executor(worker, trader.tick)
+        try:
+            report = await loop.run_in_executor(worker, trader.tick)
+        except ReplayFinishedError:
+            ended = "the recording is over"
+            break
+        except FeedError as error:
+            feed_failure, ended = error, "the market feed failed"
+            break
         now = time.time()
         steps += 1
         reward_total += report.result.reward
-        metrics.record_step(
-            report.actions,
-            report.result.info,
-            report.result.reward,
-            trades_before,
-            trader.env.portfolio,
-            time.perf_counter() - started,
-            now,
-        )
-        if report.metrics is not None:
-            metrics.record_update(report.metrics)
-        if isinstance(trader, LearningTrader):
-            metrics.steps_since_update.set(trader.buffer.fresh_steps)
+        _record(metrics, trader, report, trades_before, time.perf_counter() - started, now)
         if report.checkpoint is not None:
-            metrics.record_checkpoint(now)
             last_checkpoint = now
             log.info("checkpoint saved: %s", report.checkpoint)
         published.heartbeat = now
         if now >= next_publish or report.checkpoint is not None:
-            published.document = status_document(settings, trader, report.actions, last_checkpoint)
+            published.document = status_document(settings, trader, report.actions, last_checkpoint, feed_status(trader))
             next_publish = now + PUBLISH_INTERVAL_S
-        if log.isEnabledFor(logging.DEBUG):
-            _log_details(report)
+        _log_details(report)
         if time.monotonic() >= next_log:
             log_progress(trader, report, settings.initial_capital)
             next_log = time.monotonic() + settings.log_interval_s
@@ -325,29 +430,8 @@ async def _trade(
     if final is not None:
         metrics.record_checkpoint(time.time())
         log.info("final checkpoint saved: %s", final)
-    mirror = trader.store.mirror if isinstance(trader, LearningTrader) and trader.store is not None else None
-    if mirror is not None and not mirror.close(MIRROR_DRAIN_S):
-        log.warning("S3 uploads still pending after %.0f s; the local checkpoints are complete", MIRROR_DRAIN_S)
-    portfolio = trader.env.portfolio
-    summary = RunSummary(
-        steps,
-        portfolio.value,
-        portfolio.realized_pnl,
-        portfolio.unrealized_pnl,
-        portfolio.trades,
-        portfolio.win_rate,
-        reward_total,
-        stop.is_set(),
-        final,
-    )
-    log.info(
-        "stopped after %d steps (%s): value %s, P&L %s, %d trades, win rate %.1f%%, total reward %.4f",
-        summary.steps,
-        "signal" if summary.stopped_by_signal else "max steps reached",
-        _money(summary.portfolio_value),
-        _money(summary.portfolio_value - settings.initial_capital, True),
-        summary.trades,
-        100 * summary.win_rate,
-        summary.reward_total,
-    )
+    _drain_mirror(trader)
+    summary = _summarize(settings, trader, steps, reward_total, stop.is_set(), final, ended)
+    if feed_failure is not None:
+        raise feed_failure
     return summary

@@ -12,7 +12,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 SYMBOL_PATTERN = re.compile(r"^[A-Z]{1,5}(\.[A-Z]{1,2})?$")
 """An upper-case US ticker, optionally with a share-class suffix (``BRK.B``)."""
@@ -43,8 +52,57 @@ class Settings(BaseModel):
     initial_capital: Annotated[float, Field(gt=0, allow_inf_nan=False)] = _setting(
         100_000.0, "INITIAL_CAPITAL", "--capital", "starting cash of the paper account, USD"
     )
-    source: Literal["sim"] = _setting(
-        "sim", "MARKET_SOURCE", "--source", "market data source: sim (the built-in seeded simulator)"
+    source: Literal["sim", "massive", "replay"] = _setting(
+        "sim",
+        "MARKET_SOURCE",
+        "--source",
+        "market data: sim (the built-in seeded simulator), massive (Massive real-time data; needs "
+        "MASSIVE_API_KEY) or replay (a --record file, see REPLAY_FILE)",
+    )
+    massive_feed: Literal["realtime", "delayed"] = _setting(
+        "realtime", "MASSIVE_FEED", "--feed", "Massive WebSocket feed: realtime or delayed (15 minutes)"
+    )
+    massive_ws_url: str | None = _setting(
+        None,
+        "MASSIVE_WS_URL",
+        "--massive-ws-url",
+        "Massive WebSocket base URL, /stocks and /options appended (unset: the feed's host)",
+        pattern=r"^wss?://\S+$",
+    )
+    massive_rest_url: str = _setting(
+        "https://api.massive.com",
+        "MASSIVE_REST_URL",
+        "--massive-rest-url",
+        "Massive REST base URL",
+        pattern=r"^https?://\S+$",
+    )
+    chain_refresh_s: float = _setting(
+        60.0,
+        "CHAIN_REFRESH",
+        "--chain-refresh",
+        "seconds between option chain snapshots (Greeks, IV, contracts)",
+        gt=0,
+        allow_inf_nan=False,
+    )
+    record_file: Path | None = _setting(
+        None, "RECORD", "--record", "write the raw Massive session here (gzip JSON lines) for --source replay"
+    )
+    replay_file: Path | None = _setting(None, "REPLAY_FILE", "--replay-file", "the recording --source replay plays")
+    replay_speed: float = _setting(
+        0.0,
+        "REPLAY_SPEED",
+        "--speed",
+        "replay at this multiple of recorded time (0: as fast as possible)",
+        ge=0,
+        allow_inf_nan=False,
+    )
+    replay_step_s: float = _setting(
+        60.0,
+        "REPLAY_STEP",
+        "--replay-step",
+        "recorded seconds between two decisions of a replay",
+        gt=0,
+        allow_inf_nan=False,
     )
     market_preset: Literal["realistic", "trending"] = _setting(
         "realistic",
@@ -206,6 +264,23 @@ class Settings(BaseModel):
     s3_region: str = _setting("us-east-1", "S3_REGION", "--s3-region", "S3 region")
     s3_access_key: SecretStr | None = _secret("S3_ACCESS_KEY", "S3 access key id (environment only)")
     s3_secret_key: SecretStr | None = _secret("S3_SECRET_KEY", "S3 secret access key (environment only)")
+    massive_api_key: SecretStr | None = _secret("MASSIVE_API_KEY", "Massive API key (environment only)")
+
+    @model_validator(mode="after")
+    def _source_needs(self) -> Settings:
+        if self.source == "massive" and not (self.massive_api_key and self.massive_api_key.get_secret_value()):
+            raise ValueError("--source massive needs the API key in MASSIVE_API_KEY")
+        if self.source == "replay" and self.replay_file is None:
+            raise ValueError("--source replay needs --replay-file/REPLAY_FILE")
+        if self.record_file is not None and self.source != "massive":
+            raise ValueError("--record/RECORD records a Massive session: use it with --source massive")
+        return self
+
+    def massive_urls(self) -> tuple[str, str]:
+        """The stocks and options WebSocket URLs."""
+        host = "wss://socket.massive.com" if self.massive_feed == "realtime" else "wss://delayed.massive.com"
+        base = (self.massive_ws_url or host).rstrip("/")
+        return f"{base}/stocks", f"{base}/options"
 
     @field_validator("symbols", mode="before")
     @classmethod
@@ -226,7 +301,7 @@ class Settings(BaseModel):
             raise ValueError(f"duplicate symbols in {','.join(value)}")
         return value
 
-    @field_validator("log_level", "policy", "source", "market_preset", "device", mode="before")
+    @field_validator("log_level", "policy", "source", "market_preset", "device", "massive_feed", mode="before")
     @classmethod
     def _normalise_case(cls, value: object, info: ValidationInfo) -> object:
         if isinstance(value, str):
@@ -259,7 +334,10 @@ def load_settings(environ: Mapping[str, str], overrides: Mapping[str, object] | 
     except ValidationError as error:
         problems = []
         for problem in error.errors():
-            field = str(problem["loc"][0]) if problem["loc"] else ""
+            if not problem["loc"]:  # a rule across settings: its message names them
+                problems.append(str(problem["msg"]).removeprefix("Value error, "))
+                continue
+            field = str(problem["loc"][0])
             env, flag = sources.get(field, (field, ""))
             given = "(hidden)" if field.endswith("_key") else repr(raw.get(field))
             problems.append(f"{env}{' / ' + flag if flag else ''}: {problem['msg']} (got {given})")

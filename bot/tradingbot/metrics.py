@@ -17,7 +17,7 @@ from tradingbot.env.portfolio import Portfolio
 
 ACTION_TYPES = ("hold", "buy_call", "buy_put", "close")
 LOSSES = ("policy", "value", "entropy", "approx_kl", "clip_fraction", "explained_variance")
-MARKET_EVENTS = ("quote", "trade", "chain")
+MARKET_EVENTS = ("quote", "trade", "chain", "aggregate")
 
 
 def action_type(action: int) -> str:
@@ -33,6 +33,7 @@ class BotMetrics:
 
     def __init__(self, symbols: tuple[str, ...]) -> None:
         self.symbols = symbols
+        self._feed_seen: dict[str, int] = {}
         self.registry = r = CollectorRegistry()
         self.portfolio_value = Gauge("trading_bot_portfolio_value", "Cash plus marked positions, USD", registry=r)
         self.win_rate = Gauge("trading_bot_win_rate", "Closed positions with a gain / closed positions", registry=r)
@@ -101,7 +102,6 @@ class BotMetrics:
         self.steps.inc()
         self.decision_latency.observe(seconds)
         self.heartbeat.set(now)
-        self.last_data.set(now)
         for symbol, action in zip(self.symbols, actions, strict=True):
             self.actions.labels(symbol, action_type(action)).inc()
         for rejection in info.rejections:
@@ -109,9 +109,6 @@ class BotMetrics:
         self.trades.inc(max(info.trades - trades_before, 0))
         self.reward_total.inc(reward)
         self.stale_symbols.set(len(info.stale_symbols))
-        fresh = len(self.symbols) - len(info.stale_symbols)
-        for kind in MARKET_EVENTS:
-            self.market_events.labels(kind).inc(fresh)  # the simulator delivers one of each per fresh underlying
         self.portfolio_value.set(portfolio.value)
         self.win_rate.set(portfolio.win_rate)
         self.cash.set(portfolio.cash)
@@ -125,6 +122,23 @@ class BotMetrics:
             held[position.contract.underlying] = held.get(position.contract.underlying, 0) + 1
         for symbol in self.symbols:
             self.open_positions.labels(symbol).set(held[symbol])
+
+    def record_simulated_data(self, fresh_symbols: int, now: float) -> None:
+        """The simulator delivered a quote, a trade and a chain for each fresh underlying at ``now``."""
+        for kind in MARKET_EVENTS:
+            self.market_events.labels(kind).inc(fresh_symbols)
+        self.last_data.set(now)
+
+    def record_feed(self, events: dict[str, int], reconnects: int, last_event_unix: float | None) -> None:
+        """A live or replayed feed's totals since start (counters advance by the difference)."""
+        for kind, total in events.items():
+            if kind in MARKET_EVENTS:
+                self.market_events.labels(kind).inc(max(0, total - self._feed_seen.get(kind, 0)))
+                self._feed_seen[kind] = total
+        self.feed_reconnects.inc(max(0, reconnects - self._feed_seen.get("reconnects", 0)))
+        self._feed_seen["reconnects"] = reconnects
+        if last_event_unix is not None:
+            self.last_data.set(last_event_unix)
 
     def record_update(self, metrics: TrainMetrics) -> None:
         """A PPO update's figures."""

@@ -14,8 +14,9 @@ from tradingbot import __version__
 from tradingbot.config import Settings
 from tradingbot.env.actions import ACTION_NAMES
 from tradingbot.learning import BaselineTrader, LearningTrader
+from tradingbot.market.massive_source import FeedStatus
 
-SECRET_SETTINGS = frozenset({"s3_access_key", "s3_secret_key"})
+SECRET_SETTINGS = frozenset({"s3_access_key", "s3_secret_key", "massive_api_key"})
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ def public_settings(settings: Settings) -> dict[str, Any]:
     """The settings as JSON-ready data, credentials replaced by whether they are set."""
     data = settings.model_dump(mode="json", exclude=set(SECRET_SETTINGS))
     data["s3_credentials"] = "set" if settings.s3_access_key or settings.s3_secret_key else "unset"
+    data["massive_api_key"] = "set" if settings.massive_api_key else "unset"
     return data
 
 
@@ -42,6 +44,7 @@ def status_document(
     trader: BaselineTrader | LearningTrader,
     last_actions: list[int],
     last_checkpoint_unix: float | None,
+    feed: FeedStatus | None = None,
 ) -> dict[str, Any]:
     """The ``/status`` body, without the ages (added at request time)."""
     portfolio = trader.env.portfolio
@@ -76,7 +79,15 @@ def status_document(
         },
         "last_actions": {s: ACTION_NAMES[a] for s, a in zip(settings.symbols, last_actions, strict=True)},
         "steps": trader.step,
-        "feed": {"source": settings.source, "connected": True, "reconnects": 0},
+        "feed": {"source": settings.source, "connected": True, "reconnects": 0}
+        if feed is None
+        else {
+            "source": settings.source,
+            "connected": feed.connected,
+            "reconnects": feed.reconnects,
+            "last_event_unix": feed.last_event_unix,
+            **feed.detail,
+        },
     }
     if isinstance(trader, LearningTrader):
         store = trader.store

@@ -77,7 +77,7 @@ def test_every_setting_has_a_unique_variable_and_flag():
     assert set(sources) == set(Settings.model_fields)
     assert len({env for env, _ in sources.values()}) == len(sources)
     flags = [flag for _, flag in sources.values() if flag]
-    assert len(set(flags)) == len(flags) == len(sources) - 2  # the two S3 keys have no flag
+    assert len(set(flags)) == len(flags) == len(sources) - 3  # the S3 keys and the Massive key have no flag
     for name in ("SYMBOLS", "INITIAL_CAPITAL", "LOG_LEVEL"):
         assert name in {env for env, _ in sources.values()}
 

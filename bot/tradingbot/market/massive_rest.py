@@ -1,0 +1,117 @@
+"""Massive's REST API over aiohttp: the option chain snapshot of an underlying, page by page.
+
+Authentication is the ``Authorization: Bearer`` header (never the query string, so the key is in no
+URL that could be logged). ``next_url`` pages are followed on the configured base URL. 429 waits for
+``Retry-After`` (or backs off exponentially), 5xx and connection errors back off and retry; 401 and 403
+are :class:`MassiveRestError` with ``fatal`` set: a key or plan problem that retrying cannot fix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+
+RETRYABLE = frozenset({413, 429, 499, 500, 502, 503, 504})
+
+
+class MassiveRestError(Exception):
+    """A REST request failed; ``fatal`` when retrying cannot help (refused key, plan without access)."""
+
+    def __init__(self, message: str, fatal: bool = False) -> None:
+        super().__init__(message)
+        self.fatal = fatal
+
+
+@dataclass(frozen=True)
+class RestConfig:
+    """Base URL, per-request timeout and retry policy (seconds)."""
+
+    base_url: str = "https://api.massive.com"
+    timeout_s: float = 10.0
+    retries: int = 5
+    backoff_s: float = 0.5
+    backoff_max_s: float = 30.0
+    page_limit: int = 250
+
+
+class MassiveRest:
+    """REST calls on one aiohttp session (owned by the caller)."""
+
+    def __init__(self, api_key: str, session: aiohttp.ClientSession, config: RestConfig | None = None) -> None:
+        self.config = config or RestConfig()
+        self._session = session
+        self._headers = {"Authorization": f"Bearer {api_key}", "Accept-Encoding": "gzip"}
+        self.retries_done = 0
+
+    async def get(self, path: str, params: dict[str, str] | None = None) -> dict[str, Any]:
+        """GET ``path`` (with its query) on the base URL; the decoded JSON body."""
+        url = self.config.base_url.rstrip("/") + path
+        where = f"Massive REST {path.split('?', maxsplit=1)[0]}"
+        delay = self.config.backoff_s
+        for attempt in range(self.config.retries + 1):
+            wait: float | None = None
+            try:
+                async with self._session.get(
+                    url,
+                    params=params,
+                    headers=self._headers,
+                    timeout=aiohttp.ClientTimeout(total=self.config.timeout_s),
+                ) as response:
+                    text = await response.text()
+                    if response.status == 200:
+                        return dict(json.loads(text))
+                    message = _message(text, response.status)
+                    if response.status in (401, 403):
+                        raise MassiveRestError(f"{where}: {message}", fatal=True)
+                    if response.status not in RETRYABLE:
+                        raise MassiveRestError(f"{where}: {message}")
+                    retry_after = response.headers.get("Retry-After")
+                    wait = float(retry_after) if retry_after and retry_after.replace(".", "", 1).isdigit() else None
+            except (aiohttp.ClientError, TimeoutError, ValueError) as error:
+                if attempt == self.config.retries:
+                    raise MassiveRestError(f"{where}: {type(error).__name__}") from None
+            if attempt == self.config.retries:
+                break
+            self.retries_done += 1
+            await asyncio.sleep(wait if wait is not None else delay)
+            delay = min(delay * 2, self.config.backoff_max_s)
+        raise MassiveRestError(f"{where}: still failing after {self.config.retries} retries")
+
+    async def option_chain(
+        self, underlying: str, expiration_lte: date | None = None, strikes: tuple[float, float] | None = None
+    ) -> list[dict[str, Any]]:
+        """Every ``/v3/snapshot/options/{underlying}`` result (all pages), optionally filtered."""
+        params = {"limit": str(self.config.page_limit)}
+        if expiration_lte is not None:
+            params["expiration_date.lte"] = expiration_lte.isoformat()
+        if strikes is not None:
+            params["strike_price.gte"], params["strike_price.lte"] = f"{strikes[0]:.2f}", f"{strikes[1]:.2f}"
+        path: str | None = f"/v3/snapshot/options/{underlying}"
+        query: dict[str, str] | None = params
+        results: list[dict[str, Any]] = []
+        while path is not None:
+            body = await self.get(path, query)
+            page = body.get("results") or []
+            results.extend(item for item in page if isinstance(item, dict))
+            next_url = body.get("next_url")
+            if not isinstance(next_url, str) or not next_url:
+                break
+            parts = urlsplit(next_url)  # follow on our base URL, with header auth
+            path, query = parts.path + (f"?{parts.query}" if parts.query else ""), None
+        return results
+
+
+def _message(text: str, status: int) -> str:
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return f"HTTP {status}"
+    if isinstance(body, dict):
+        return f"HTTP {status}: {body.get('error') or body.get('message') or body.get('status')}"
+    return f"HTTP {status}"
