@@ -1,4 +1,4 @@
-"""Command line: ``tradingbot run`` (also ``python -m tradingbot run``)."""
+"""Command line: ``tradingbot run`` and ``tradingbot serve-market`` (also ``python -m tradingbot …``)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import logging.handlers
 import os
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,7 +17,10 @@ from tradingbot import __version__
 from tradingbot.agent.checkpoint import CheckpointIncompatibleError
 from tradingbot.app import Trader, build_trader, run_bot
 from tradingbot.config import Settings, SettingsError, load_settings, setting_sources
+from tradingbot.market.clock import eastern
+from tradingbot.market.massive_server import MarketServer, recorded_frames
 from tradingbot.market.massive_source import FeedError
+from tradingbot.market.simulator import MarketSimulator, SimulatorConfig
 from tradingbot.server import ServerStartError
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -45,12 +49,28 @@ def _parser() -> argparse.ArgumentParser:
             metavar=env,
             help=f"{field.description} [env {env}, default {shown}]",
         )
+    serve = commands.add_parser(
+        "serve-market",
+        help="serve Massive's wire protocol on 127.0.0.1 from the simulator or a recording",
+        description="A local Massive look-alike: WebSocket /stocks and /options, REST /v3/snapshot/options. "
+        "It accepts the API key in MASSIVE_API_KEY (default: local-dev-key).",
+    )
+    serve.add_argument("--source", choices=("sim", "replay"), default="sim")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--symbols", default="SPY,QQQ", help="simulated underlyings (comma-separated)")
+    serve.add_argument("--seed", type=int, default=0)
+    serve.add_argument("--interval", type=float, default=1.0, help="wall seconds per simulated minute")
+    serve.add_argument("--replay-file", type=Path, help="a --record file (--source replay)")
+    serve.add_argument("--speed", type=float, default=1.0, help="replay speed, a multiple of recorded time")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments, run the command, return the process exit code."""
     args = _parser().parse_args(argv)
+    if args.command == "serve-market":
+        return serve_market(args)
     try:
         settings = load_settings(os.environ, vars(args))
     except SettingsError as error:
@@ -79,6 +99,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except FeedError as error:
         logging.getLogger("tradingbot").error("stopped: the market feed failed: %s", error)
+        return 2
+    return 0
+
+
+def serve_market(args: argparse.Namespace) -> int:
+    """``tradingbot serve-market``: serve until SIGINT or SIGTERM."""
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stdout)
+    if args.source == "replay" and (args.replay_file is None or not args.replay_file.is_file()):
+        print("tradingbot serve-market: --source replay needs an existing --replay-file", file=sys.stderr)
+        return 2
+    symbols = tuple(s.strip() for s in args.symbols.split(",") if s.strip())
+    today = eastern(int(time.time() * 1000)).date()
+    market = None if args.source == "replay" else MarketSimulator(SimulatorConfig(symbols, args.seed, today))
+    frames = recorded_frames(args.replay_file, args.speed) if args.source == "replay" else None
+    keys = {os.environ.get("MASSIVE_API_KEY") or "local-dev-key"}
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with MarketServer(market, keys, args.host, args.port, args.interval, frames) as server:
+            logging.getLogger("tradingbot").info("serving the Massive protocol on ws://%s:%d", args.host, server.port)
+            await stop.wait()
+
+    try:
+        asyncio.run(serve())
+    except OSError as error:
+        print(f"tradingbot serve-market: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
         return 2
     return 0
 

@@ -9,8 +9,9 @@
 - REST ``GET /v3/snapshot/options/{underlying}`` (chain snapshot with Greeks, ``next_url`` pagination,
   ``apiKey`` query or Bearer auth, 401 and optional 429).
 
-The market comes from the simulator (one step per ``interval_s``) or from a recording (replayed as
-recorded). :class:`Faults` switches on misbehaviour for tests: drop the connection, send garbage, stall
+The market comes from the simulator (one step per ``interval_s``, its prices stamped with the wall
+clock as live data is; start it on today's date so that its expiries are current) or from a recording
+(replayed as recorded). :class:`Faults` switches on misbehaviour for tests: drop the connection, send garbage, stall
 (no data, no pongs), refuse keys, evict slow consumers.
 """
 
@@ -22,6 +23,7 @@ import gzip
 import json
 import logging
 import math
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,14 +80,14 @@ def _quote(sym: str, bid: float, bid_size: int, ask: float, ask_size: int, t: in
     }
 
 
-def snapshot_events(snapshot: MarketSnapshot, cluster: str, topics: set[str]) -> list[dict[str, Any]]:
-    """The wire events of one simulator snapshot that ``topics`` subscribe to."""
+def snapshot_events(snapshot: MarketSnapshot, cluster: str, topics: set[str], now_ms: int) -> list[dict[str, Any]]:
+    """The wire events of one simulator snapshot that ``topics`` subscribe to, stamped ``now_ms`` (live)."""
     events: list[dict[str, Any]] = []
     for symbol, data in snapshot.symbols.items():
         if cluster == "stocks":
             q = data.quote
             if f"Q.{symbol}" in topics or "Q.*" in topics:
-                events.append(_quote(symbol, q.bid, q.bid_size, q.ask, q.ask_size, q.timestamp_ms))
+                events.append(_quote(symbol, q.bid, q.bid_size, q.ask, q.ask_size, now_ms))
             if data.trade is not None and (f"T.{symbol}" in topics or "T.*" in topics):
                 tr = data.trade
                 events.append(
@@ -111,14 +113,18 @@ def snapshot_events(snapshot: MarketSnapshot, cluster: str, topics: set[str]) ->
     return events
 
 
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
 def _number(value: float) -> float | None:
     return round(float(value), 6) if math.isfinite(value) else None
 
 
-def chain_results(chain: OptionChain, spot: float) -> list[dict[str, Any]]:
+def chain_results(chain: OptionChain, spot: float, now_ms: int) -> list[dict[str, Any]]:
     """``/v3/snapshot/options`` result items for a simulator chain (Greeks, IV, last quote; ns times)."""
     results = []
-    ns = chain.timestamp_ms * 1_000_000
+    ns = now_ms * 1_000_000
     for i, c in enumerate(chain.contracts):
         bid, ask = float(chain.bid[i]), float(chain.ask[i])
         item: dict[str, Any] = {
@@ -222,7 +228,7 @@ class MarketServer:
             self._snapshot = self.market.advance()
             for session in list(self.sessions.values()):
                 if session.key is not None and session.topics and not self.faults.stall:
-                    events = snapshot_events(self._snapshot, session.cluster, session.topics)
+                    events = snapshot_events(self._snapshot, session.cluster, session.topics, _now_ms())
                     if events:
                         await self._send_data(session, json.dumps(events))
 
@@ -341,7 +347,7 @@ class MarketServer:
         data = snapshot.symbols.get(underlying) if snapshot is not None else None
         if data is None:
             return web.json_response({"status": "OK", "request_id": "local", "results": []})
-        results = chain_results(data.chain, data.quote.mid)
+        results = chain_results(data.chain, data.quote.mid, _now_ms())
         limit = min(int(request.query.get("limit", "10")), PAGE_LIMIT)
         start = int(request.query.get("cursor", "0"))
         body: dict[str, Any] = {"status": "OK", "request_id": "local", "results": results[start : start + limit]}

@@ -160,6 +160,9 @@ class MassiveSource:
             self._loop.run_until_complete(self._task)
         except asyncio.CancelledError:
             pass
+        except ExceptionGroup:
+            if self.fatal is None:
+                raise  # not the recorded feed failure: a bug, let it show
         finally:
             self._loop.close()
 
@@ -241,8 +244,11 @@ class ReplaySource:
         self.state = FeedState()
         self.chains: dict[str, ChainBase] = {}
         self._decoders = {"stocks": FrameDecoder("stocks"), "options": FrameDecoder("options")}
-        self._entries: Iterator[dict[str, Any]] = read_recording(path)
-        self._pending = next(self._entries, None)
+        try:
+            self._entries: Iterator[dict[str, Any]] = read_recording(path)
+            self._pending = next(self._entries, None)
+        except OSError as error:  # missing, unreadable, or not gzip
+            raise FeedError(f"cannot read the recording {path}: {error}") from None
         if self._pending is None:
             raise FeedError(f"{path} holds no recorded market data")
         self.clock_ms = self._pending["t"]

@@ -48,9 +48,15 @@ class Recorder:
 
 
 def read_recording(path: Path) -> Iterator[dict[str, Any]]:
-    """The entries of a recording, in order; a truncated tail (a killed recorder) ends the iteration."""
-    try:
-        with gzip.open(path, "rt", encoding="utf-8") as lines:
+    """The entries of a recording, in order. Opening fails with ``OSError`` (missing, unreadable, not
+    gzip); damage further in (a killed recorder's truncated tail, corruption) ends the iteration."""
+    lines = gzip.open(path, "rt", encoding="utf-8")  # noqa: SIM115 - closed by the generator
+    return _entries(lines)
+
+
+def _entries(lines: TextIO) -> Iterator[dict[str, Any]]:
+    with lines:
+        try:
             for line in lines:
                 try:
                     entry = json.loads(line)
@@ -58,5 +64,5 @@ def read_recording(path: Path) -> Iterator[dict[str, Any]]:
                     return
                 if isinstance(entry, dict) and isinstance(entry.get("t"), int):
                     yield entry
-    except EOFError:
-        return
+        except (EOFError, OSError):
+            return
