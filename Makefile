@@ -43,6 +43,7 @@ bench: $(VENV)/.bench
 	$(PY) bench/online_loop.py
 	$(PY) bench/metrics_scrape.py
 	$(PY) bench/operator_reconcile.py
+	$(PY) bench/ingest.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -81,6 +81,12 @@ def bot_environment(owner: Owner, spec: TradingBotSpec) -> dict[str, str]:
         "LOG_DIR": ids.LOGS_PATH,
         "CONTROL_DIR": ids.CONTROL_PATH,
     }
+    market = spec.market_data
+    if market.source == "massive":
+        env["MASSIVE_FEED"] = market.feed
+        env["STEP_INTERVAL"] = str(market.decision_interval_seconds)
+    elif market.source == "replay" and market.replay_file is not None:
+        env["REPLAY_FILE"] = f"{ids.MODELS_PATH}/{market.replay_file}"
     if spec.s3 is not None:
         env["S3_BUCKET"] = spec.s3.bucket
         env["S3_REGION"] = spec.s3.region

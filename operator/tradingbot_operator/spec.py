@@ -23,7 +23,6 @@ SecretKey = Annotated[str, StringConstraints(min_length=1, pattern=r"^[-._a-zA-Z
 SecretName = Annotated[
     str, StringConstraints(min_length=1, max_length=253, pattern=r"^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$")
 ]
-SUPPORTED_SOURCES = frozenset({"sim"})  # what this release's bot image can run; the schema names all three
 
 _QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(m|Ki|Mi|Gi|Ti|k|M|G|T)?$")
 _SUFFIX = {
@@ -121,6 +120,11 @@ class SecretKeyRef(_Model):
 
 class MarketData(_Model):
     source: Literal["sim", "massive", "replay"] = "sim"
+    feed: Literal["realtime", "delayed"] = "realtime"
+    decision_interval_seconds: int = Field(60, ge=1, le=3600, alias="decisionIntervalSeconds")
+    replay_file: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][-_.A-Za-z0-9/]*$", max_length=255)] | None = (
+        Field(None, alias="replayFile")
+    )
     simulator_preset: Literal["realistic", "trending"] = Field("realistic", alias="simulatorPreset")
     seed: int = Field(0, ge=0, le=2**32 - 1)
     credentials_secret_ref: SecretKeyRef | None = Field(None, alias="credentialsSecretRef")
@@ -129,6 +133,10 @@ class MarketData(_Model):
     def _credentials_for_massive(self) -> MarketData:
         if self.source == "massive" and self.credentials_secret_ref is None:
             raise ValueError("credentialsSecretRef is required when source is massive")
+        if self.source == "replay" and self.replay_file is None:
+            raise ValueError("replayFile is required when source is replay")
+        if self.replay_file is not None and ".." in self.replay_file.split("/"):
+            raise ValueError("replayFile must stay inside the models volume (no '..')")
         return self
 
 
@@ -205,9 +213,4 @@ def parse_spec(name: str, spec: dict[str, Any]) -> TradingBotSpec:
             message = item["msg"].removeprefix("Value error, ")
             problems.append(f"spec.{where}: {message}" if where else f"spec: {message}")
         raise InvalidSpecError("; ".join(problems)) from None
-    if parsed.market_data.source not in SUPPORTED_SOURCES:
-        raise InvalidSpecError(
-            f"spec.marketData.source {parsed.market_data.source!r} is not supported by this release's bot image "
-            f"yet; use {', '.join(sorted(SUPPORTED_SOURCES))}"
-        )
     return parsed

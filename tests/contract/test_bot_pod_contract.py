@@ -25,6 +25,16 @@ ROOT = Path(__file__).resolve().parents[2]
 OWNER = builders.Owner("options-bot", "trading", "uid-1")
 SPECS = {
     "minimal": {"symbols": ["SPY"]},
+    "massive": {
+        "symbols": ["SPY", "QQQ"],
+        "marketData": {
+            "source": "massive",
+            "feed": "delayed",
+            "decisionIntervalSeconds": 30,
+            "credentialsSecretRef": {"name": "massive"},
+        },
+    },
+    "replay": {"symbols": ["SPY"], "marketData": {"source": "replay", "replayFile": "sessions/monday.jsonl.gz"}},
     "seed": {"symbols": ["SPY", "QQQ"], "gpu": {"count": 1}, "suspend": True, "logLevel": "DEBUG"},
     "s3": {
         "symbols": ["AAPL"],

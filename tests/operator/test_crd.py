@@ -98,6 +98,9 @@ INVALID = [
     ({"storage": {"retentionPolicy": "Keep"}}, True, "storage.retentionPolicy"),
     ({"marketData": {"source": "ibkr"}}, True, "marketData.source"),
     ({"marketData": {"source": "massive"}}, False, "credentialsSecretRef is required when source is massive"),
+    ({"marketData": {"source": "replay"}}, False, "replayFile is required when source is replay"),
+    ({"marketData": {"feed": "sip"}}, True, "marketData.feed"),
+    ({"marketData": {"decisionIntervalSeconds": 0}}, True, "marketData.decisionIntervalSeconds"),
     ({"s3": {"bucket": "My_Bucket"}}, True, "s3.bucket"),
     ({"s3": {"bucket": "bots", "endpoint": "ftp://x"}}, True, "s3.endpoint"),
     ({"risk": {"maxDrawdownPercent": 0}}, True, "risk.maxDrawdownPercent"),
@@ -127,8 +130,9 @@ def test_invalid_bots_are_rejected_with_a_clear_message(cr_schema, changes, sche
 
 def test_cross_field_rules_are_declared_as_cel(cr_schema):
     market = cr_schema["properties"]["spec"]["properties"]["marketData"]
-    (rule,) = market["x-kubernetes-validations"]
-    assert "massive" in rule["rule"] and "credentialsSecretRef" in rule["message"]
+    massive, replay = market["x-kubernetes-validations"]
+    assert "massive" in massive["rule"] and "credentialsSecretRef" in massive["message"]
+    assert "replay" in replay["rule"] and "replayFile" in replay["message"]
 
 
 @pytest.mark.parametrize("name", ["Bot", "a" * 53, "1bot", "bot-"])
@@ -137,6 +141,6 @@ def test_names_that_cannot_name_children_are_rejected(name):
         parse_spec(name, {"symbols": ["SPY"]})
 
 
-def test_a_source_this_bot_release_cannot_run_is_an_invalid_spec():
-    with pytest.raises(InvalidSpecError, match="not supported by this release"):
-        parse_spec("bot", {"symbols": ["SPY"], "marketData": {"source": "replay"}})
+def test_a_replay_reads_only_inside_the_models_volume():
+    with pytest.raises(InvalidSpecError, match="inside the models volume"):
+        parse_spec("bot", {"symbols": ["SPY"], "marketData": {"source": "replay", "replayFile": "a/../../etc"}})

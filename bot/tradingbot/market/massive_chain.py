@@ -39,6 +39,8 @@ def parse_snapshot(underlying: str, results: list[dict[str, Any]]) -> list[tuple
     """The contracts of ``/v3/snapshot/options`` results with their figures (NaN where absent or invalid)."""
     contracts = []
     for item in results:
+        if not isinstance(item, dict):
+            continue
         details = _section(item.get("details"))
         ticker = details.get("ticker")
         try:

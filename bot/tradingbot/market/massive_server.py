@@ -174,6 +174,7 @@ class MarketServer:
         port: int = 0,
         interval_s: float = 0.05,
         frames: Callable[[str], AsyncIterator[str]] | None = None,
+        prebuilt: bytes | None = None,
     ) -> None:
         self.market = market
         self.api_keys = api_keys
@@ -184,6 +185,7 @@ class MarketServer:
         self.connections = 0
         self.rest_requests = 0
         self._frames = frames
+        self._prebuilt = prebuilt
         self._runner: web.AppRunner | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._snapshot: MarketSnapshot | None = market.current() if market is not None else None
@@ -262,7 +264,8 @@ class MarketServer:
     # -- WebSocket -----------------------------------------------------------------------------
     async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
         cluster = request.path.strip("/")
-        ws = web.WebSocketResponse(autoping=False, max_msg_size=2**20)  # pongs by hand: a stall withholds them
+        # pongs by hand (a stall withholds them); no compression: frames go out exactly as built
+        ws = web.WebSocketResponse(autoping=False, max_msg_size=2**20, compress=False)
         await ws.prepare(request)
         self.connections += 1
         transport = request.transport
@@ -275,9 +278,13 @@ class MarketServer:
                     if not self.faults.stall:
                         await ws.pong(message.data)
                     continue
-                if message.type != WSMsgType.TEXT:
+                if message.type == WSMsgType.BINARY:  # clients that encode with orjson send bytes
+                    text = message.data.decode("utf-8", errors="replace")
+                elif message.type == WSMsgType.TEXT:
+                    text = message.data
+                else:
                     continue
-                await self._on_action(session, message.data)
+                await self._on_action(session, text)
                 if replay is None and session.key is not None and self._frames is not None:
                     replay = asyncio.create_task(self._replay(session))
         finally:
@@ -319,9 +326,9 @@ class MarketServer:
                     session.topics.add(topic)
                 else:
                     session.topics.discard(topic)
-                await self._status(
-                    session.ws, "success", f"{verb}d to: {topic}".replace("unsubscribed", "unsubscribed")
-                )
+                await self._status(session.ws, "success", f"{verb}d to: {topic}")
+            if self._prebuilt is not None and verb == "subscribe" and session.transport is not None:
+                session.transport.write(self._prebuilt)  # benchmarks: the whole stream at once, pre-framed
         else:
             await self._status(session.ws, "error", f"unknown action {verb}")
 
@@ -354,6 +361,22 @@ class MarketServer:
         if start + limit < len(results):
             body["next_url"] = f"{self.url}/v3/snapshot/options/{underlying}?cursor={start + limit}&limit={limit}"
         return web.json_response(body)
+
+
+def websocket_frames(frames: list[str]) -> bytes:
+    """``frames`` as unmasked WebSocket text frames (server to client), ready to write to a socket."""
+    out = bytearray()
+    for frame in frames:
+        payload = frame.encode()
+        size = len(payload)
+        if size < 126:
+            out += bytes((0x81, size))
+        elif size < 2**16:
+            out += bytes((0x81, 126)) + size.to_bytes(2, "big")
+        else:
+            out += bytes((0x81, 127)) + size.to_bytes(8, "big")
+        out += payload
+    return bytes(out)
 
 
 def recorded_frames(path: Path, speed: float) -> Callable[[str], AsyncIterator[str]]:

@@ -96,6 +96,7 @@ class MassiveSource:
         self.chains: dict[str, ChainBase] = {}
         self.fatal: str | None = None
         self.rest_failures = 0
+        self.trades_seen = 0
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
@@ -125,6 +126,7 @@ class MassiveSource:
         """The newest data (live time moves by itself; ``STEP_INTERVAL`` paces the decisions)."""
         if self.fatal is not None:
             raise FeedError(self.fatal)
+        self.trades_seen += len(self.stream.state.take_trades())  # the tape is consumed once per decision
         return self.current()
 
     def status(self) -> FeedStatus:
@@ -265,6 +267,7 @@ class ReplaySource:
     def advance(self) -> MarketSnapshot:
         if self._pending is None:
             raise ReplayFinishedError("the recording is over")
+        self.state.take_trades()
         target = self.clock_ms + self.step_ms
         if self.speed > 0:
             self._sleep(self.step_ms / 1000 / self.speed)

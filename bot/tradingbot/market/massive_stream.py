@@ -3,7 +3,7 @@
 One :class:`ClusterConnection` per cluster connects, authenticates, subscribes and reads. Frames are
 decoded as they arrive (:mod:`massive_wire`, about 2 million events per second) and applied to the
 shared state: quotes coalesce to the latest per symbol or contract, so a slow consumer never makes the
-socket wait; trades go to a bounded buffer whose overflow is counted and logged, never silent.
+socket wait; every trade goes to a bounded buffer whose overflow is counted and logged, never silent.
 
 Every failure of a connection (refused, reset, protocol error, a silent stall caught by WebSocket
 pings) reconnects with capped, jittered exponential backoff and restores the subscriptions.
@@ -85,7 +85,8 @@ class FeedState:
     stock_quotes: dict[str, StockQuote] = field(default_factory=dict)
     stock_trades: dict[str, StockTrade] = field(default_factory=dict)
     option_quotes: dict[str, OptionQuote] = field(default_factory=dict)
-    option_trades: collections.deque[OptionTrade] = field(default_factory=collections.deque)
+    trades: collections.deque[StockTrade | OptionTrade] = field(default_factory=collections.deque)
+    """Every trade of both clusters until a consumer takes them (bounded: overflow is counted and logged)."""
     bars: dict[str, Aggregate] = field(default_factory=dict)
     events: collections.Counter[str] = field(default_factory=collections.Counter)
     trades_dropped: int = 0
@@ -110,16 +111,15 @@ class FeedState:
                 else:
                     self.option_quotes[event.ticker] = event
                 self.events["quote"] += 1
-            elif isinstance(event, StockTrade):
-                self.stock_trades[event.symbol] = event
-                self.events["trade"] += 1
-            elif isinstance(event, OptionTrade):
-                if len(self.option_trades) >= trade_buffer:
-                    self.option_trades.popleft()
+            elif isinstance(event, StockTrade | OptionTrade):
+                if isinstance(event, StockTrade):
+                    self.stock_trades[event.symbol] = event
+                if len(self.trades) >= trade_buffer:
+                    self.trades.popleft()
                     self.trades_dropped += 1
                     if self.trades_dropped in (1, 10, 100, 1000) or self.trades_dropped % 10_000 == 0:
-                        log.warning("option trades not consumed: %d dropped so far", self.trades_dropped)
-                self.option_trades.append(event)
+                        log.warning("trades not consumed in time: %d dropped so far", self.trades_dropped)
+                self.trades.append(event)
                 self.events["trade"] += 1
             elif isinstance(event, Aggregate):
                 self.bars[event.symbol] = event
@@ -130,11 +130,11 @@ class FeedState:
         if data:
             self.last_event_unix = now
 
-    def take_option_trades(self) -> list[OptionTrade]:
-        """The option trades since the last call, oldest first."""
+    def take_trades(self) -> list[StockTrade | OptionTrade]:
+        """The trades since the last call, oldest first."""
         with self.lock:
-            taken = list(self.option_trades)
-            self.option_trades.clear()
+            taken = list(self.trades)
+            self.trades.clear()
         return taken
 
 

@@ -8,8 +8,9 @@ import time
 
 import pytest
 
-from tradingbot.market.massive_server import MarketServer
+from tradingbot.market.massive_server import MarketServer, recorded_frames
 from tradingbot.market.massive_stream import FeedState, MassiveAuthError, MassiveRealtimeStream, StreamConfig
+from tradingbot.market.recording import Recorder
 from tradingbot.market.simulator import MarketSimulator, SimulatorConfig
 from tradingbot.market.types import OptionTrade
 
@@ -173,9 +174,34 @@ def test_server_side_disconnects_are_reported_and_survived():
     run(scenario)
 
 
-def test_unconsumed_option_trades_are_dropped_oldest_first_and_counted():
+def test_unconsumed_trades_are_dropped_oldest_first_and_counted():
     state = FeedState()
     trades = [OptionTrade("O:SPY260116C00100000", 1.0 + i, 1, 1000 + i) for i in range(5)]
     state.apply("options", trades, trade_buffer=3, now=1.0)
-    assert state.trades_dropped == 2 and [t.price for t in state.take_option_trades()] == [3.0, 4.0, 5.0]
-    assert state.take_option_trades() == [] and state.last_event_unix == 1.0
+    assert state.trades_dropped == 2 and [t.price for t in state.take_trades()] == [3.0, 4.0, 5.0]
+    assert state.take_trades() == [] and state.last_event_unix == 1.0
+
+
+def test_the_server_replays_a_recording_frame_for_frame(tmp_path):
+    recording = tmp_path / "session.jsonl.gz"
+    recorder = Recorder(recording, clock=iter([1.0, 1.5, 2.0, 2.5]).__next__)
+    frames = [
+        '[{"ev":"Q","sym":"SPY","bp":100.0,"bs":1,"ap":100.1,"as":1,"t":1000}]',
+        '[{"ev":"T","sym":"SPY","p":100.05,"s":10,"t":1500}]',
+    ]
+    recorder.frame("stocks", frames[0])
+    recorder.chain("SPY", [])
+    recorder.frame("stocks", frames[1])
+    recorder.frame("options", '[{"ev":"T","sym":"O:SPY260116C00100000","p":1.5,"s":1,"t":2500}]')
+    recorder.close()
+
+    async def scenario():
+        async with MarketServer(None, {KEY}, frames=recorded_frames(recording, speed=0)) as server:
+            stream = MassiveRealtimeStream(KEY, fast_config(server))
+            task = asyncio.create_task(stream.run())
+            await until(lambda: stream.state.events["trade"] == 2, what="the recorded trades")
+            assert stream.state.stock_quotes["SPY"].bid == 100.0
+            assert [t.price for t in stream.state.take_trades()] in ([100.05, 1.5], [1.5, 100.05])
+            task.cancel()
+
+    run(scenario)
