@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import random
 import statistics
@@ -151,15 +152,15 @@ async def client_official(port: int, events: int) -> dict:
 
     counted = {"n": 0, "first": None}
 
-    class Done(Exception):
-        pass
+    class EnoughError(Exception):
+        """Raised by the handler once it counted every event: ends ``connect()``."""
 
     async def handle(messages: list) -> None:
         if counted["first"] is None:
             counted["first"] = time.perf_counter()
         counted["n"] += len(messages)
         if counted["n"] >= events:
-            raise Done
+            raise EnoughError
 
     client = WebSocketClient(
         api_key=KEY,
@@ -170,10 +171,8 @@ async def client_official(port: int, events: int) -> dict:
         subscriptions=["Q.*", "T.*"],
         max_reconnects=0,
     )
-    try:
+    with contextlib.suppress(EnoughError):
         await client.connect(handle)
-    except Done:
-        pass
     elapsed = time.perf_counter() - counted["first"]
     return {"events": counted["n"], "seconds": elapsed}
 

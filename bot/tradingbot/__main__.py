@@ -120,7 +120,10 @@ def serve_market(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        async with MarketServer(market, keys, args.host, args.port, args.interval, frames) as server:
+        history = 120 if market is not None else 0  # minute bars for clients' warm-up
+        async with MarketServer(
+            market, keys, args.host, args.port, args.interval, frames, history_minutes=history
+        ) as server:
             logging.getLogger("tradingbot").info("serving the Massive protocol on ws://%s:%d", args.host, server.port)
             await stop.wait()
 

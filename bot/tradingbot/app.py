@@ -150,9 +150,10 @@ def build_trader(settings: Settings) -> Trader:
     """The market, the paper account and the trader; a learning trader resumes from its newest checkpoint."""
     source = market_source(settings)
     simulated = source if isinstance(source, MarketSimulator) else None
+    history = source.history if isinstance(source, MassiveSource) else None
     rules = environment_config(settings)
     if settings.policy != "ppo":
-        env = PaperTradingEnvironment(source, rules)
+        env = PaperTradingEnvironment(source, rules, history)
         return BaselineTrader(env, make_policy(settings.policy, settings.seed))
 
     shape = network_config(settings)
@@ -181,7 +182,7 @@ def build_trader(settings: Settings) -> Trader:
         log.info("initial weights from %s (step %d)", settings.model_dir, initial.step)
     else:
         log.info("fresh agent: nothing to resume in %s", settings.checkpoint_dir)
-    env = PaperTradingEnvironment(source, rules)
+    env = PaperTradingEnvironment(source, rules, history)
     if portfolio is not None:
         env.restore(portfolio)  # the same symbols (or a live market): every holding is traded here
     buffer = ExperienceBuffer(len(settings.symbols), OBSERVATION_SIZE, NUM_ACTIONS, shape.window)

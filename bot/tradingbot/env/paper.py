@@ -15,7 +15,7 @@ changes nothing.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -176,7 +176,13 @@ _BUY_GROUPS = _group_buys()
 class PaperTradingEnvironment:
     """A paper account trading long options on every underlying of a market source."""
 
-    def __init__(self, source: MarketSource, config: EnvironmentConfig) -> None:
+    def __init__(
+        self,
+        source: MarketSource,
+        config: EnvironmentConfig,
+        history: Mapping[str, Sequence[tuple[int, float]]] | None = None,
+    ) -> None:
+        """``history``: earlier underlying prices, ``(epoch ms, USD)`` oldest first, that warm up the features."""
         self.source = source
         self.config = config
         self.symbols = source.symbols
@@ -189,6 +195,10 @@ class PaperTradingEnvironment:
         self.steps = 0
         self.suspended = False
         """While set, no new position is opened; open ones are still managed and can be closed."""
+        for symbol, bars in (history or {}).items():
+            for timestamp_ms, price in bars:
+                if symbol in self.symbols and math.isfinite(price) and price > 0:
+                    self._observer.record(symbol, timestamp_ms, price)
         self._snapshot = source.current()
         self._views = self._observe_market(self._snapshot)
 

@@ -35,7 +35,7 @@ def _section(value: Any) -> dict[str, Any]:  # noqa: ANN401 - JSON values
     return value if isinstance(value, dict) else {}
 
 
-def parse_snapshot(underlying: str, results: list[dict[str, Any]]) -> list[tuple[OptionContract, dict[str, float]]]:
+def parse_snapshot(underlying: str, results: list[Any]) -> list[tuple[OptionContract, dict[str, float]]]:
     """The contracts of ``/v3/snapshot/options`` results with their figures (NaN where absent or invalid)."""
     contracts = []
     for item in results:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -105,6 +106,25 @@ class MassiveRest:
             parts = urlsplit(next_url)  # follow on our base URL, with header auth
             path, query = parts.path + (f"?{parts.query}" if parts.query else ""), None
         return results
+
+    async def minute_bars(self, ticker: str, from_ms: int, to_ms: int) -> list[tuple[int, float]]:
+        """Minute closes of ``ticker`` (``/v2/aggs``) between two epoch-ms instants: ``(start_ms, close)``."""
+        path: str | None = f"/v2/aggs/ticker/{ticker}/range/1/minute/{from_ms}/{to_ms}"
+        query: dict[str, str] | None = {"adjusted": "true", "sort": "asc", "limit": "50000"}
+        bars: list[tuple[int, float]] = []
+        while path is not None:
+            body = await self.get(path, query)
+            for bar in body.get("results") or []:
+                t, close = (bar.get("t"), bar.get("c")) if isinstance(bar, dict) else (None, None)
+                valid = isinstance(close, int | float) and math.isfinite(close) and close > 0
+                if isinstance(t, int) and not isinstance(t, bool) and valid:
+                    bars.append((t, float(close)))  # type: ignore[arg-type]  # checked just above
+            next_url = body.get("next_url")
+            if not isinstance(next_url, str) or not next_url:
+                break
+            parts = urlsplit(next_url)
+            path, query = parts.path + (f"?{parts.query}" if parts.query else ""), None
+        return bars
 
 
 def _message(text: str, status: int) -> str:

@@ -175,6 +175,7 @@ class MarketServer:
         interval_s: float = 0.05,
         frames: Callable[[str], AsyncIterator[str]] | None = None,
         prebuilt: bytes | None = None,
+        history_minutes: int = 0,
     ) -> None:
         self.market = market
         self.api_keys = api_keys
@@ -186,9 +187,21 @@ class MarketServer:
         self.rest_requests = 0
         self._frames = frames
         self._prebuilt = prebuilt
+        self.bars: dict[str, list[tuple[int, float]]] = {}
+        if market is not None and history_minutes:
+            self._preroll(market, history_minutes)
         self._runner: web.AppRunner | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._snapshot: MarketSnapshot | None = market.current() if market is not None else None
+
+    def _preroll(self, market: MarketSource, minutes: int) -> None:
+        """Run the market ``minutes`` steps ahead, one minute bar each, ending now (history for warm-ups)."""
+        now = _now_ms()
+        for i in range(minutes):
+            snapshot = market.advance()
+            for symbol, data in snapshot.symbols.items():
+                self.bars.setdefault(symbol, []).append((now - (minutes - i) * 60_000, round(data.quote.mid, 4)))
+        self._snapshot = market.current()
 
     @property
     def url(self) -> str:
@@ -203,6 +216,7 @@ class MarketServer:
         app.router.add_get("/stocks", self._websocket)
         app.router.add_get("/options", self._websocket)
         app.router.add_get("/v3/snapshot/options/{underlying}", self._chain)
+        app.router.add_get("/v2/aggs/ticker/{ticker}/range/1/minute/{start}/{end}", self._bars)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
@@ -338,10 +352,35 @@ class MarketServer:
             await ws.send_str(json.dumps([{"ev": "status", "status": status, "message": message}]))
 
     # -- REST ----------------------------------------------------------------------------------
+    async def _bars(self, request: web.Request) -> web.Response:
+        self.rest_requests += 1
+        if not _authorized(request, self.api_keys):
+            return web.json_response({"status": "ERROR", "request_id": "local", "error": "Unknown API Key"}, status=401)
+        try:
+            start, end = int(request.match_info["start"]), int(request.match_info["end"])
+        except ValueError:
+            return web.json_response({"status": "ERROR", "error": "from and to must be epoch ms here"}, status=400)
+        ticker = request.match_info["ticker"]
+        bars = [
+            {"t": t, "o": c, "h": c, "l": c, "c": c, "v": 100, "vw": c, "n": 1}
+            for t, c in self.bars.get(ticker, [])
+            if start <= t <= end
+        ]
+        return web.json_response(
+            {
+                "ticker": ticker,
+                "status": "OK",
+                "request_id": "local",
+                "adjusted": True,
+                "queryCount": len(bars),
+                "resultsCount": len(bars),
+                "results": bars,
+            }
+        )
+
     async def _chain(self, request: web.Request) -> web.Response:
         self.rest_requests += 1
-        key = request.query.get("apiKey") or request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        if key not in self.api_keys:
+        if not _authorized(request, self.api_keys):
             return web.json_response({"status": "ERROR", "request_id": "local", "error": "Unknown API Key"}, status=401)
         if self.faults.rate_limit_every and self.rest_requests % self.faults.rate_limit_every == 0:
             return web.json_response(
@@ -377,6 +416,11 @@ def websocket_frames(frames: list[str]) -> bytes:
             out += bytes((0x81, 127)) + size.to_bytes(8, "big")
         out += payload
     return bytes(out)
+
+
+def _authorized(request: web.Request, keys: set[str]) -> bool:
+    key = request.query.get("apiKey") or request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    return key in keys
 
 
 def recorded_frames(path: Path, speed: float) -> Callable[[str], AsyncIterator[str]]:

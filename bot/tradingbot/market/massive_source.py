@@ -35,6 +35,9 @@ ChainBase = tuple[list[tuple[OptionContract, dict[str, float]]], int]
 MAX_EXPIRY_DAYS = 45
 STRIKE_BAND = 0.2
 MAX_OPTION_QUOTES = 1000
+WARMUP_BARS = 391
+"""Minute bars fetched at start to warm up the price features (they look back one 390-minute session)."""
+WARMUP_LOOKBACK_MS = 5 * 24 * 3600 * 1000  # enough calendar time for a session of bars over a weekend
 
 
 class FeedError(Exception):
@@ -94,6 +97,8 @@ class MassiveSource:
         self._clock = clock
         self.stream = MassiveRealtimeStream(api_key, stream, recorder.frame if recorder is not None else None)
         self.chains: dict[str, ChainBase] = {}
+        self.history: dict[str, list[tuple[int, float]]] = {}
+        """Minute closes (epoch ms, USD) before the start, per symbol, for the environment's warm-up."""
         self.fatal: str | None = None
         self.rest_failures = 0
         self.trades_seen = 0
@@ -188,6 +193,7 @@ class MassiveSource:
                 break
             self.stream.subscribe(self._symbols, [])
             await asyncio.sleep(0.1)
+        await self._warm_up(rest)
         while True:
             for symbol in self._symbols:
                 await self._refresh(rest, symbol)
@@ -201,6 +207,17 @@ class MassiveSource:
             if len(self.chains) == len(self._symbols):
                 self._ready.set()
             await asyncio.sleep(self.chain_refresh_s)
+
+    async def _warm_up(self, rest: MassiveRest) -> None:
+        now_ms = int(self._clock() * 1000)
+        for symbol in self._symbols:
+            try:
+                bars = await rest.minute_bars(symbol, now_ms - WARMUP_LOOKBACK_MS, now_ms)
+                self.history[symbol] = bars[-WARMUP_BARS:]
+            except MassiveRestError as error:
+                if error.fatal:
+                    raise
+                log.warning("no warm-up bars for %s (%s): its features start cold", symbol, error)
 
     async def _refresh(self, rest: MassiveRest, symbol: str) -> None:
         spot = self._spot(symbol)

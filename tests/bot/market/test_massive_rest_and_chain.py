@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from datetime import date
 
 import aiohttp
 import numpy as np
 import pytest
 
+from tradingbot.env.paper import EnvironmentConfig, PaperTradingEnvironment
 from tradingbot.market.massive_chain import build_chain, implied_volatility, nearest_contracts, parse_snapshot
 from tradingbot.market.massive_rest import MassiveRest, MassiveRestError, RestConfig
 from tradingbot.market.massive_server import MarketServer
@@ -126,3 +128,25 @@ def test_streamed_contracts_cover_every_expiry_near_the_money():
     )
     chosen = nearest_contracts(base, 100.0, date(2026, 1, 6), 4)
     assert chosen == ["O:SPY260116C00100000", "O:SPY260123C00100000", "O:SPY260116C00095000", "O:SPY260123C00095000"]
+
+
+def test_minute_bars_come_back_in_order_for_the_warm_up():
+    async def scenario():
+        server = MarketServer(simulator(), {KEY}, interval_s=3600, history_minutes=30)
+        async with server, aiohttp.ClientSession() as session:
+            rest = MassiveRest(KEY, session, RestConfig(base_url=server.url))
+            now = int(time.time() * 1000)
+            bars = await rest.minute_bars("SPY", now - 3_600_000, now)
+        assert len(bars) == 30 and [t for t, _ in bars] == sorted(t for t, _ in bars)
+        assert all(price > 0 for _, price in bars) and bars[1][0] - bars[0][0] == 60_000
+
+    asyncio.run(scenario())
+
+
+def test_warm_up_history_feeds_the_price_features(static_market):
+    spot = static_market().current().symbols["SPY"].quote.mid
+    start = static_market().current().timestamp_ms
+    rising = {"SPY": [(start - (60 - i) * 60_000, spot * (0.9 + i * 0.1 / 60)) for i in range(60)]}
+    cold = PaperTradingEnvironment(static_market(), EnvironmentConfig()).reset()
+    warm = PaperTradingEnvironment(static_market(), EnvironmentConfig(), rising).reset()
+    assert not np.allclose(cold, warm)  # the one-hour return and volatility now see the history
