@@ -64,6 +64,12 @@ def market_server(tmp_path, free_tcp_port):
     server.wait(20)
 
 
+def unready(port: int) -> dict | None:
+    """The /ready body while it answers 503, else None."""
+    code, body = get(port, "/ready")
+    return body if code == 503 else None
+
+
 def summary(log: Path) -> str:
     (line,) = re.findall(r"stopped after .*", log.read_text())
     return line
@@ -198,3 +204,45 @@ def test_a_missing_key_or_replay_file_is_a_settings_error(tmp_path):
             check=False,
         )
         assert done.returncode == 2 and message in done.stdout + done.stderr, done.stdout + done.stderr
+
+
+def test_readiness_follows_the_feed_through_an_outage(tmp_path, free_tcp_port):
+    port, http_port = free_tcp_port(), free_tcp_port()
+    server_args = ["serve-market", "--port", str(port), "--symbols", "SPY", "--interval", "0.05"]
+    server = start(server_args, tmp_path / "server-1.log", MASSIVE_API_KEY=KEY)
+    bot_log = tmp_path / "bot.log"
+    bot = start(
+        run_args(
+            tmp_path,
+            "outage",
+            http_port,
+            "--source",
+            "massive",
+            "--massive-ws-url",
+            f"ws://127.0.0.1:{port}",
+            "--massive-rest-url",
+            f"http://127.0.0.1:{port}",
+            "--step-interval",
+            "0.1",
+            "--max-data-age",
+            "3",
+        ),
+        bot_log,
+        MASSIVE_API_KEY=KEY,
+    )
+    try:
+        wait_for(lambda: get(http_port, "/ready")[0] == 200, 60, "ready")
+        server.send_signal(signal.SIGTERM)
+        server.wait(20)
+        body = wait_for(lambda: unready(http_port), 30, "not ready")
+        assert "market feed not connected" in body["reasons"]
+        assert get(http_port, "/health")[0] == 200  # the loop goes on: not a liveness failure
+        server = start(server_args, tmp_path / "server-2.log", MASSIVE_API_KEY=KEY)
+        wait_for(lambda: get(http_port, "/ready")[0] == 200, 60, "ready after the outage")
+        assert get(http_port, "/status")[1]["feed"]["reconnects"] >= 1
+    finally:
+        bot.send_signal(signal.SIGTERM)
+        assert bot.wait(60) == 0, bot_log.read_text()[-3000:]
+        server.send_signal(signal.SIGTERM)
+        server.wait(20)
+    assert KEY not in bot_log.read_text()
