@@ -37,6 +37,8 @@ from tradingbot.market.types import MarketSnapshot, OptionChain
 log = logging.getLogger("tradingbot.massive_server")
 CLUSTERS = ("stocks", "options")
 PAGE_LIMIT = 250
+SEND_TIMEOUT_S = 5.0
+"""A frame not accepted within this time (the client stopped reading) evicts it as a slow consumer."""
 
 
 @dataclass
@@ -50,7 +52,8 @@ class Faults:
     stall: bool = False
     """Send nothing and answer no pings (a silent stall)."""
     slow_consumer_bytes: int = 0
-    """Evict with ``slow_consumer`` once this many bytes wait unsent for a client; 0: never."""
+    """Evict with ``slow_consumer`` once this many bytes wait unsent for a client; 0: only after a frame
+    waited :data:`SEND_TIMEOUT_S`."""
     rate_limit_every: int = 0
     """Every n-th REST request answers 429; 0: never."""
 
@@ -256,14 +259,28 @@ class MarketServer:
         transport = session.transport
         backlog = transport.get_write_buffer_size() if transport is not None else 0
         if faults.slow_consumer_bytes and backlog > faults.slow_consumer_bytes:
-            await self._evict(session, "slow_consumer", "Connection closed: consumer too slow")
+            self._drop_slow_consumer(session)
             return
         try:
-            await session.ws.send_str(frame)
+            await asyncio.wait_for(session.ws.send_str(frame), SEND_TIMEOUT_S)
+        except TimeoutError:  # the client stopped reading: never let it hold up the others
+            self._drop_slow_consumer(session)
+            return
         except ConnectionError:
             return
         if faults.drop_after_frames and session.frames >= faults.drop_after_frames and transport is not None:
             transport.abort()
+
+    def _drop_slow_consumer(self, session: _Session) -> None:
+        """Queue ``slow_consumer`` and a 1008 close behind the backlog, then close once it drains."""
+        if session.transport is None or session.transport.is_closing():
+            return
+        status = json.dumps([{"ev": "status", "status": "slow_consumer", "message": "consumer too slow"}])
+        close = WSCloseCode.POLICY_VIOLATION.to_bytes(2, "big") + b"slow_consumer"
+        session.transport.write(websocket_frames([status]) + bytes((0x88, len(close))) + close)
+        session.transport.close()
+        if session.key is not None and self.sessions.get((session.key, session.cluster)) is session:
+            del self.sessions[(session.key, session.cluster)]
 
     async def evict_all(self, status: str, message: str) -> None:
         """End every session with a status (``force_disconnect``, ``slow_consumer`` …) and close 1008."""

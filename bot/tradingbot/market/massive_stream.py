@@ -281,9 +281,9 @@ class MassiveRealtimeStream:
         self.options = ClusterConnection("options", self.config.options_url, api_key, self.config, self.state, record)
 
     def subscribe(self, symbols: Iterable[str], contracts: Iterable[str]) -> None:
-        """Quotes and trades of the underlyings; quotes of the option contracts (at most 1,000)."""
+        """Quotes, trades and minute bars of the underlyings; quotes of the option contracts (at most 1,000)."""
         symbols = list(symbols)
-        self.stocks.subscribe([f"Q.{s}" for s in symbols] + [f"T.{s}" for s in symbols])
+        self.stocks.subscribe([f"{channel}.{s}" for s in symbols for channel in ("Q", "T", "AM")])
         contracts = sorted(contracts)
         if len(contracts) > 1000:
             log.warning("Massive allows 1000 option quote subscriptions: keeping 1000 of %d", len(contracts))

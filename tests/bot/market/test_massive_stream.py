@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
 import time
 
 import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from tradingbot.market.massive_server import MarketServer, recorded_frames
 from tradingbot.market.massive_stream import FeedState, MassiveAuthError, MassiveRealtimeStream, StreamConfig
@@ -65,7 +69,7 @@ def test_it_authenticates_subscribes_and_decodes_both_clusters():
             assert stream.connected and stream.state.reconnects == 0
             quote = stream.state.stock_quotes["SPY"]
             assert 0 < quote.bid < quote.ask and quote.timestamp_ms > 0
-            assert server.sessions[(KEY, "stocks")].topics == {"Q.SPY", "T.SPY"}
+            assert server.sessions[(KEY, "stocks")].topics == {"Q.SPY", "T.SPY", "AM.SPY"}
             assert server.sessions[(KEY, "options")].topics == {f"Q.{ticker}"}
             stream.subscribe(["SPY"], [])  # the chain rolled: the contract is unsubscribed live
             options = server.sessions[(KEY, "options")]
@@ -86,7 +90,7 @@ def test_a_dropped_connection_reconnects_and_resubscribes():
             server.faults.drop_after_frames = 0
             seen = stream.state.events["quote"]
             await until(lambda: stream.state.events["quote"] > seen + 5, what="data after the reconnects")
-            assert server.sessions[(KEY, "stocks")].topics == {"Q.SPY", "T.SPY"}
+            assert server.sessions[(KEY, "stocks")].topics == {"Q.SPY", "T.SPY", "AM.SPY"}
             task.cancel()
 
     run(scenario)
@@ -203,5 +207,27 @@ def test_the_server_replays_a_recording_frame_for_frame(tmp_path):
             assert stream.state.stock_quotes["SPY"].bid == 100.0
             assert [t.price for t in stream.state.take_trades()] in ([100.05, 1.5], [1.5, 100.05])
             task.cancel()
+
+    run(scenario)
+
+
+def test_a_client_that_stops_reading_is_evicted_as_a_slow_consumer():
+    async def scenario():
+        market = MarketSimulator(SimulatorConfig(("SPY", "QQQ", "IWM"), seed=1))
+        async with MarketServer(market, {KEY}, interval_s=0.001) as server:
+            server.faults.slow_consumer_bytes = 1  # any backlog the kernel cannot absorb
+            contracts = [c.ticker for s in market.current().symbols.values() for c in s.chain.contracts]
+            async with connect(f"{server.ws_url}/options", max_queue=1) as ws:
+                await ws.recv()
+                await ws.send(json.dumps({"action": "auth", "params": KEY}))
+                await ws.recv()
+                await ws.send(json.dumps({"action": "subscribe", "params": ",".join(f"Q.{c}" for c in contracts)}))
+                await until(lambda: (KEY, "options") not in server.sessions, 30, "the eviction")  # not reading
+                statuses = []
+                with contextlib.suppress(ConnectionClosed):
+                    async for frame in ws:
+                        statuses += [e["status"] for e in json.loads(frame) if e.get("ev") == "status"]
+                assert "slow_consumer" in statuses
+                assert ws.close_code == 1008
 
     run(scenario)
