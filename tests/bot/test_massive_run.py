@@ -75,6 +75,12 @@ def summary(log: Path) -> str:
     return line
 
 
+def massive_args(server_port: int) -> list[str]:
+    """Point ``tradingbot run`` at ``serve-market`` on 127.0.0.1."""
+    base = f"127.0.0.1:{server_port}"
+    return ["--source", "massive", "--massive-ws-url", f"ws://{base}", "--massive-rest-url", f"http://{base}"]
+
+
 def run_args(tmp_path: Path, name: str, http_port: int, *extra: str) -> list[str]:
     return [
         "run",
@@ -97,19 +103,13 @@ def run_args(tmp_path: Path, name: str, http_port: int, *extra: str) -> list[str
 def test_massive_end_to_end_then_an_exact_replay(tmp_path, market_server, free_tcp_port):
     recording = tmp_path / "session.jsonl.gz"
     http_port = free_tcp_port()
-    base = f"127.0.0.1:{market_server}"
     bot_log = tmp_path / "live.log"
     bot = start(
         run_args(
             tmp_path,
             "live",
             http_port,
-            "--source",
-            "massive",
-            "--massive-ws-url",
-            f"ws://{base}",
-            "--massive-rest-url",
-            f"http://{base}",
+            *massive_args(market_server),
             "--step-interval",
             "0.1",
             "--max-steps",
@@ -165,18 +165,12 @@ def test_massive_end_to_end_then_an_exact_replay(tmp_path, market_server, free_t
 
 def test_a_refused_key_is_a_clear_start_error(tmp_path, market_server, free_tcp_port):
     log = tmp_path / "refused.log"
-    base = f"127.0.0.1:{market_server}"
     bot = start(
         run_args(
             tmp_path,
             "refused",
             free_tcp_port(),
-            "--source",
-            "massive",
-            "--massive-ws-url",
-            f"ws://{base}",
-            "--massive-rest-url",
-            f"http://{base}",
+            *massive_args(market_server),
             "--max-steps",
             "5",
         ),
@@ -216,12 +210,7 @@ def test_readiness_follows_the_feed_through_an_outage(tmp_path, free_tcp_port):
             tmp_path,
             "outage",
             http_port,
-            "--source",
-            "massive",
-            "--massive-ws-url",
-            f"ws://127.0.0.1:{port}",
-            "--massive-rest-url",
-            f"http://127.0.0.1:{port}",
+            *massive_args(port),
             "--step-interval",
             "0.1",
             "--max-data-age",

@@ -53,6 +53,20 @@ def run(scenario) -> None:
     asyncio.run(asyncio.wait_for(scenario(), 45))
 
 
+@contextlib.asynccontextmanager
+async def streaming(server: MarketServer, symbols=("SPY",), contracts=(), **config):
+    """A stream on ``server``, subscribed and running for the block."""
+    stream = MassiveRealtimeStream(KEY, fast_config(server, **config))
+    stream.subscribe(list(symbols), list(contracts))
+    task = asyncio.create_task(stream.run())
+    try:
+        yield stream
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 def contract_of(server: MarketServer) -> str:
     return server.market.current().symbols["SPY"].chain.contracts[0].ticker
 
@@ -83,15 +97,12 @@ def test_a_dropped_connection_reconnects_and_resubscribes():
     async def scenario():
         async with MarketServer(market(), {KEY}) as server:
             server.faults.drop_after_frames = 5
-            stream = MassiveRealtimeStream(KEY, fast_config(server))
-            stream.subscribe(["SPY"], [])
-            task = asyncio.create_task(stream.run())
-            await until(lambda: stream.state.reconnects >= 2, what="two reconnects")
-            server.faults.drop_after_frames = 0
-            seen = stream.state.events["quote"]
-            await until(lambda: stream.state.events["quote"] > seen + 5, what="data after the reconnects")
-            assert server.sessions[(KEY, "stocks")].topics == {"Q.SPY", "T.SPY", "AM.SPY"}
-            task.cancel()
+            async with streaming(server) as stream:
+                await until(lambda: stream.state.reconnects >= 2, what="two reconnects")
+                server.faults.drop_after_frames = 0
+                seen = stream.state.events["quote"]
+                await until(lambda: stream.state.events["quote"] > seen + 5, what="data after the reconnects")
+                assert server.sessions[(KEY, "stocks")].topics == {"Q.SPY", "T.SPY", "AM.SPY"}
 
     run(scenario)
 
@@ -100,29 +111,22 @@ def test_garbage_frames_are_counted_and_skipped():
     async def scenario():
         async with MarketServer(market(), {KEY}) as server:
             server.faults.garbage_every = 3
-            stream = MassiveRealtimeStream(KEY, fast_config(server))
-            stream.subscribe(["SPY"], [])
-            task = asyncio.create_task(stream.run())
-            await until(lambda: stream.stocks.decoder.stats.malformed_frames >= 3, what="garbage")
-            assert stream.state.events["quote"] > 0 and stream.state.reconnects == 0
-            task.cancel()
+            async with streaming(server) as stream:
+                await until(lambda: stream.stocks.decoder.stats.malformed_frames >= 3, what="garbage")
+                assert stream.state.events["quote"] > 0 and stream.state.reconnects == 0
 
     run(scenario)
 
 
 def test_a_silent_stall_is_detected_by_pings_and_reconnected():
     async def scenario():
-        async with MarketServer(market(), {KEY}) as server:
-            stream = MassiveRealtimeStream(KEY, fast_config(server))
-            stream.subscribe(["SPY"], [])
-            task = asyncio.create_task(stream.run())
+        async with MarketServer(market(), {KEY}) as server, streaming(server) as stream:
             await until(lambda: stream.connected)
             server.faults.stall = True
             await until(lambda: stream.state.reconnects >= 1, what="the stall to be noticed")
             server.faults.stall = False
             seen = stream.state.events["quote"]
             await until(lambda: stream.state.events["quote"] > seen, what="data after the stall")
-            task.cancel()
 
     run(scenario)
 
@@ -144,36 +148,25 @@ def test_a_refused_key_is_fatal_and_never_logged(caplog):
 
 def test_another_session_with_the_key_evicts_and_the_evicted_backs_off():
     async def scenario():
-        async with MarketServer(market(), {KEY}) as server:
-            first = MassiveRealtimeStream(KEY, fast_config(server, evicted_backoff_s=5.0))
-            first.subscribe(["SPY"], [])
-            task_first = asyncio.create_task(first.run())
+        async with MarketServer(market(), {KEY}) as server, streaming(server, evicted_backoff_s=5.0) as first:
             await until(lambda: first.connected)
-            second = MassiveRealtimeStream(KEY, fast_config(server))
-            second.subscribe(["SPY"], [])
-            task_second = asyncio.create_task(second.run())
-            await until(lambda: first.state.reconnects >= 1, what="the eviction")
-            assert "max_connections" in first.state.last_disconnect
-            await asyncio.sleep(1.0)
-            assert second.connected and not first.connected  # the evicted one waits instead of fighting
-            task_first.cancel()
-            task_second.cancel()
+            async with streaming(server) as second:
+                await until(lambda: first.state.reconnects >= 1, what="the eviction")
+                assert "max_connections" in first.state.last_disconnect
+                await asyncio.sleep(1.0)
+                assert second.connected and not first.connected  # the evicted one waits instead of fighting
 
     run(scenario)
 
 
 def test_server_side_disconnects_are_reported_and_survived():
     async def scenario():
-        async with MarketServer(market(), {KEY}) as server:
-            stream = MassiveRealtimeStream(KEY, fast_config(server))
-            stream.subscribe(["SPY"], [])
-            task = asyncio.create_task(stream.run())
+        async with MarketServer(market(), {KEY}) as server, streaming(server) as stream:
             await until(lambda: stream.connected)
             await server.evict_all("slow_consumer", "consumer too slow")
             await until(lambda: stream.state.reconnects >= 1)
             assert "slow_consumer" in stream.state.last_disconnect
             await until(lambda: stream.connected, what="the reconnect")
-            task.cancel()
 
     run(scenario)
 
