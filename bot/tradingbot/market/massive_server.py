@@ -91,6 +91,27 @@ def snapshot_events(snapshot: MarketSnapshot, cluster: str, topics: set[str], no
             q = data.quote
             if f"Q.{symbol}" in topics or "Q.*" in topics:
                 events.append(_quote(symbol, q.bid, q.bid_size, q.ask, q.ask_size, now_ms))
+            if f"AM.{symbol}" in topics or "AM.*" in topics:  # each simulated step is a minute
+                mid = round(q.mid, 4)
+                volume = data.trade.size if data.trade is not None else 0
+                events.append(
+                    {
+                        "ev": "AM",
+                        "sym": symbol,
+                        "v": volume,
+                        "av": volume,
+                        "op": mid,
+                        "vw": mid,
+                        "o": mid,
+                        "c": mid,
+                        "h": mid,
+                        "l": mid,
+                        "a": mid,
+                        "z": volume,
+                        "s": now_ms - 60_000,
+                        "e": now_ms,
+                    }
+                )
             if data.trade is not None and (f"T.{symbol}" in topics or "T.*" in topics):
                 tr = data.trade
                 events.append(

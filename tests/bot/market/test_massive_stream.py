@@ -80,6 +80,7 @@ def test_it_authenticates_subscribes_and_decodes_both_clusters():
             task = asyncio.create_task(stream.run())
             await until(lambda: "SPY" in stream.state.stock_quotes and ticker in stream.state.option_quotes)
             await until(lambda: "SPY" in stream.state.stock_trades, what="a trade")
+            await until(lambda: "SPY" in stream.state.bars, what="a minute bar")
             assert stream.connected and stream.state.reconnects == 0
             quote = stream.state.stock_quotes["SPY"]
             assert 0 < quote.bid < quote.ask and quote.timestamp_ms > 0
