@@ -37,6 +37,8 @@ from tradingbot.market.types import MarketSnapshot, OptionChain
 log = logging.getLogger("tradingbot.massive_server")
 CLUSTERS = ("stocks", "options")
 PAGE_LIMIT = 250
+CLOSE_TIMEOUT_S = 2.0
+"""Longest wait for a client's close handshake, and for handlers when the server stops."""
 SEND_TIMEOUT_S = 5.0
 """A frame not accepted within this time (the client stopped reading) evicts it as a slow consumer."""
 
@@ -241,7 +243,7 @@ class MarketServer:
         app.router.add_get("/options", self._websocket)
         app.router.add_get("/v3/snapshot/options/{underlying}", self._chain)
         app.router.add_get("/v2/aggs/ticker/{ticker}/range/1/minute/{start}/{end}", self._bars)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=CLOSE_TIMEOUT_S)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
@@ -255,8 +257,8 @@ class MarketServer:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ticker
-        for session in list(self.sessions.values()):
-            await session.ws.close()
+        # every session at once, each close handshake bounded by the socket's 2 s timeout
+        await asyncio.gather(*(s.ws.close() for s in list(self.sessions.values())), return_exceptions=True)
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -317,7 +319,7 @@ class MarketServer:
     async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
         cluster = request.path.strip("/")
         # pongs by hand (a stall withholds them); no compression: frames go out exactly as built
-        ws = web.WebSocketResponse(autoping=False, max_msg_size=2**20, compress=False)
+        ws = web.WebSocketResponse(autoping=False, max_msg_size=2**20, compress=False, timeout=CLOSE_TIMEOUT_S)
         await ws.prepare(request)
         self.connections += 1
         transport = request.transport
