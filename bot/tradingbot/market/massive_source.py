@@ -143,7 +143,7 @@ class MassiveSource:
             reconnects=state.reconnects,
             detail={
                 "last_disconnect": state.last_disconnect,
-                "events": dict(state.events),
+                "events": state.event_counts(),
                 "trades_dropped": state.trades_dropped,
                 "malformed_frames": sum(s.malformed_frames for s in stats.values()),
                 "unknown_events": sum(s.unknown_events for s in stats.values()),
@@ -299,7 +299,7 @@ class ReplaySource:
             self._pending is not None,
             self._replayed_unix,
             0,
-            {"events": dict(self.state.events), "recorded_ms": self.clock_ms},
+            {"events": self.state.event_counts(), "recorded_ms": self.clock_ms},
         )
 
     def close(self) -> None:

@@ -130,6 +130,11 @@ class FeedState:
         if data:
             self.last_event_unix = now
 
+    def event_counts(self) -> dict[str, int]:
+        """Data events received, by kind (a copy: another thread may be adding to them)."""
+        with self.lock:
+            return dict(self.events)
+
     def take_trades(self) -> list[StockTrade | OptionTrade]:
         """The trades since the last call, oldest first."""
         with self.lock:
