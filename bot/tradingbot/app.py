@@ -360,8 +360,8 @@ def _drain_mirror(trader: Trader) -> None:
 
 def _record(
     metrics: BotMetrics, trader: Trader, report: TickReport, trades_before: int, seconds: float, now: float
-) -> None:
-    """One step's metrics: the account, the feed, training and checkpoints."""
+) -> FeedStatus | None:
+    """One step's metrics: the account, the feed, training and checkpoints; returns the feed's status."""
     info = report.result.info
     metrics.record_step(report.actions, info, report.result.reward, trades_before, trader.env.portfolio, seconds, now)
     feed = feed_status(trader)
@@ -375,6 +375,7 @@ def _record(
         metrics.steps_since_update.set(trader.buffer.fresh_steps)
     if report.checkpoint is not None:
         metrics.record_checkpoint(now)
+    return feed
 
 
 async def _trade(
@@ -411,13 +412,13 @@ async def _trade(
         now = time.time()
         steps += 1
         reward_total += report.result.reward
-        _record(metrics, trader, report, trades_before, time.perf_counter() - started, now)
+        feed = _record(metrics, trader, report, trades_before, time.perf_counter() - started, now)
         if report.checkpoint is not None:
             last_checkpoint = now
             log.info("checkpoint saved: %s", report.checkpoint)
         published.heartbeat = now
         if now >= next_publish or report.checkpoint is not None:
-            published.document = status_document(settings, trader, report.actions, last_checkpoint, feed_status(trader))
+            published.document = status_document(settings, trader, report.actions, last_checkpoint, feed)
             next_publish = now + PUBLISH_INTERVAL_S
         _log_details(report)
         if time.monotonic() >= next_log:
