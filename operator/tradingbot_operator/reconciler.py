@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, cast
 
 import kopf
@@ -30,7 +30,6 @@ class Result:
     invalid_spec: str | None = None
     apply_error: str | None = None
     service_monitor: bool = False
-    changed: list[str] = field(default_factory=list)
 
 
 def post_event(body: Mapping[str, Any], kind: str, reason: str, message: str) -> None:
@@ -71,14 +70,12 @@ async def apply_children(
             errors.append(f"{ref}: {error}")
             continue
         if outcome != "unchanged":
-            result.changed.append(f"{outcome} {ref.kind} {ref.name}")
             verb = "Restored" if restoring else outcome.capitalize()
             post_event(body, "Normal", verb, f"{outcome} {ref.kind} {ref.name}")
     if service_monitor_crd and not builders.wants_service_monitor(spec, service_monitor_crd):
         monitor = Ref("monitoring.coreos.com/v1", "ServiceMonitor", owner.namespace, owner.name)
         try:
-            if await api.delete(monitor):
-                result.changed.append(f"deleted ServiceMonitor {owner.name}")
+            await api.delete(monitor)
         except ApiError as error:
             errors.append(f"{monitor}: {error}")
     if errors:
