@@ -112,7 +112,8 @@ def build_chain(
     strike = np.array([c.strike for c in contracts], dtype=np.float64)
     is_call = np.array([c.contract_type == "call" for c in contracts], dtype=np.bool_)
     expiration = np.array([c.expiration.toordinal() for c in contracts], dtype=np.int64)
-    years = np.array([(session_close_ms(c.expiration) - now_ms) / MS_PER_YEAR for c in contracts], dtype=np.float64)
+    closes = {day: session_close_ms(day) for day in {c.expiration for c in contracts}}  # a few expiries
+    years = np.array([(closes[c.expiration] - now_ms) / MS_PER_YEAR for c in contracts], dtype=np.float64)
     iv = column.get("iv", np.empty(0))
     greeks = {k: column.get(k, np.empty(0)) for k in ("delta", "gamma", "theta", "vega")}
     if n and math.isfinite(spot) and spot > 0:
