@@ -509,7 +509,8 @@ class KubeEmulator(kmock.KubernetesEmulator):
                 position = len(self._log)
                 remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
                 try:
-                    await asyncio.wait_for(changed.wait(), remaining)
+                    async with asyncio.timeout(remaining):
+                        await changed.wait()
                 except TimeoutError:
                     break
         except (ConnectionResetError, aiohttp.ClientConnectionResetError):

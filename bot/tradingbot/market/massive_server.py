@@ -285,7 +285,9 @@ class MarketServer:
             self._drop_slow_consumer(session)
             return
         try:
-            await asyncio.wait_for(session.ws.send_str(frame), SEND_TIMEOUT_S)
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a cancellation
+            async with asyncio.timeout(SEND_TIMEOUT_S):
+                await session.ws.send_str(frame)
         except TimeoutError:  # the client stopped reading: never let it hold up the others
             self._drop_slow_consumer(session)
             return

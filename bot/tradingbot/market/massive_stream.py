@@ -228,7 +228,8 @@ class ClusterConnection:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError("no auth_success from Massive")
-            frame = await asyncio.wait_for(ws.recv(), remaining)
+            async with asyncio.timeout(remaining):
+                frame = await ws.recv()
             for status in self._statuses(frame):
                 if status.status == "auth_success" or (
                     status.status == "success" and status.message.lower() == "authenticated"

@@ -50,7 +50,11 @@ async def until(check, timeout_s: float = 10.0, what: str = "the condition") -> 
 
 
 def run(scenario) -> None:
-    asyncio.run(asyncio.wait_for(scenario(), 45))
+    async def bounded() -> None:
+        async with asyncio.timeout(45):
+            await scenario()
+
+    asyncio.run(bounded())
 
 
 @contextlib.asynccontextmanager
