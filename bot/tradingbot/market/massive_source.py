@@ -311,7 +311,7 @@ class ReplaySource:
             cluster = entry.get("c")
             if cluster in self._decoders and isinstance(entry.get("f"), str):
                 events = self._decoders[cluster].decode(entry["f"])
-                self.state.apply(cluster, events, 100_000, entry["t"] / 1000)
+                self.state.apply(events, 100_000, entry["t"] / 1000)
             elif cluster == "rest" and isinstance(entry.get("u"), str) and isinstance(entry.get("b"), list):
                 self.chains[entry["u"]] = (parse_snapshot(entry["u"], entry["b"]), entry["t"])
             self._pending = next(self._entries, None)

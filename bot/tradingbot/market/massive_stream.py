@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, InvalidHandshake, InvalidURI
 
 from tradingbot.market.massive_wire import Cluster, Event, FrameDecoder
 from tradingbot.market.types import (
@@ -97,38 +97,54 @@ class FeedState:
     lock: threading.Lock = field(default_factory=threading.Lock)
     """Held while a frame is applied and while a reader copies the state (they run on different threads)."""
 
-    def apply(self, cluster: Cluster, events: Iterable[Event], trade_buffer: int, now: float) -> None:
-        """Fold decoded data events into the state (statuses are handled by the connection)."""
+    def apply(self, events: Iterable[Event], trade_buffer: int, now: float) -> list[Status]:
+        """Fold decoded events into the state; returns the statuses among them, for the connection."""
+        # the hot path: one pass under the lock, exact-type dispatch, counters added once per frame
+        stock_quotes, option_quotes, stock_trades = self.stock_quotes, self.option_quotes, self.stock_trades
+        trades_append = self.trades.append
+        statuses: list[Status] = []
+        quotes = trades = aggregates = 0
         with self.lock:
-            self._apply(events, trade_buffer, now)
+            for event in events:
+                if type(event) is StockQuote:
+                    stock_quotes[event.symbol] = event
+                    quotes += 1
+                elif type(event) is OptionQuote:
+                    option_quotes[event.ticker] = event
+                    quotes += 1
+                elif type(event) is StockTrade:
+                    stock_trades[event.symbol] = event
+                    trades_append(event)
+                    trades += 1
+                elif type(event) is OptionTrade:
+                    trades_append(event)
+                    trades += 1
+                elif type(event) is Status:
+                    statuses.append(event)
+                elif isinstance(event, Aggregate):
+                    self.bars[event.symbol] = event
+                    aggregates += 1
+            if trades and len(self.trades) > trade_buffer:
+                self._drop_oldest_trades(len(self.trades) - trade_buffer)
+            if quotes or trades or aggregates:
+                counts = self.events
+                if quotes:
+                    counts["quote"] += quotes
+                if trades:
+                    counts["trade"] += trades
+                if aggregates:
+                    counts["aggregate"] += aggregates
+                self.last_event_unix = now
+            return statuses
 
-    def _apply(self, events: Iterable[Event], trade_buffer: int, now: float) -> None:
-        data = 0
-        for event in events:
-            if isinstance(event, StockQuote | OptionQuote):
-                if isinstance(event, StockQuote):
-                    self.stock_quotes[event.symbol] = event
-                else:
-                    self.option_quotes[event.ticker] = event
-                self.events["quote"] += 1
-            elif isinstance(event, StockTrade | OptionTrade):
-                if isinstance(event, StockTrade):
-                    self.stock_trades[event.symbol] = event
-                if len(self.trades) >= trade_buffer:
-                    self.trades.popleft()
-                    self.trades_dropped += 1
-                    if self.trades_dropped in (1, 10, 100, 1000) or self.trades_dropped % 10_000 == 0:
-                        log.warning("trades not consumed in time: %d dropped so far", self.trades_dropped)
-                self.trades.append(event)
-                self.events["trade"] += 1
-            elif isinstance(event, Aggregate):
-                self.bars[event.symbol] = event
-                self.events["aggregate"] += 1
-            else:
-                continue
-            data += 1
-        if data:
-            self.last_event_unix = now
+    def _drop_oldest_trades(self, overflow: int) -> None:
+        """Drop the ``overflow`` oldest trades; count them and log at 1, 10, 100, 1,000 and every 10,000."""
+        for _ in range(overflow):
+            self.trades.popleft()
+        before, self.trades_dropped = self.trades_dropped, self.trades_dropped + overflow
+        after = self.trades_dropped
+        if any(before < mark <= after for mark in (1, 10, 100, 1000)) or after // 10_000 > before // 10_000:
+            log.warning("trades not consumed in time: %d dropped so far", after)
 
     def event_counts(self) -> dict[str, int]:
         """Data events received, by kind (a copy: another thread may be adding to them)."""
@@ -216,8 +232,10 @@ class ClusterConnection:
             log.info("Massive %s feed connected", self.cluster)
             syncer = asyncio.create_task(self._sync_subscriptions(ws))
             try:
-                async for frame in ws:
-                    self._on_frame(frame)
+                while True:  # frames stay bytes: msgspec reads UTF-8 directly, no str to build per frame
+                    self._on_frame(await ws.recv(decode=False))
+            except ConnectionClosedOK:
+                return
             finally:
                 syncer.cancel()
 
@@ -250,11 +268,9 @@ class ClusterConnection:
     def _on_frame(self, frame: str | bytes) -> None:
         if self._record is not None:
             self._record(self.cluster, frame if isinstance(frame, str) else frame.decode())
-        events = self.decoder.decode(frame)
-        self.state.apply(self.cluster, events, self.config.trade_buffer, time.time())
-        for event in events:
-            if isinstance(event, Status):
-                self._on_status(event)
+        statuses = self.state.apply(self.decoder.decode(frame), self.config.trade_buffer, time.time())
+        for status in statuses:
+            self._on_status(status)
 
     def _on_status(self, status: Status) -> None:
         if status.status in ("max_connections", "force_disconnect", "slow_consumer", "auth_timeout"):

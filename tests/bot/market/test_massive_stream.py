@@ -176,12 +176,22 @@ def test_server_side_disconnects_are_reported_and_survived():
     run(scenario)
 
 
-def test_unconsumed_trades_are_dropped_oldest_first_and_counted():
+def test_unconsumed_trades_are_dropped_oldest_first_and_counted(caplog):
     state = FeedState()
     trades = [OptionTrade("O:SPY260116C00100000", 1.0 + i, 1, 1000 + i) for i in range(5)]
-    state.apply("options", trades, trade_buffer=3, now=1.0)
-    assert state.trades_dropped == 2 and [t.price for t in state.take_trades()] == [3.0, 4.0, 5.0]
-    assert state.take_trades() == [] and state.last_event_unix == 1.0
+    with caplog.at_level(logging.WARNING, logger="tradingbot.massive"):
+        state.apply(trades, trade_buffer=3, now=1.0)
+        assert state.trades_dropped == 2 and [t.price for t in state.take_trades()] == [3.0, 4.0, 5.0]
+        assert state.take_trades() == [] and state.last_event_unix == 1.0
+        assert state.events["trade"] == 5
+        for _ in range(3 + 7):  # one trade a frame: 3 fill the buffer, 7 push out one each (9 dropped)
+            state.apply(trades[:1], trade_buffer=3, now=2.0)
+        assert state.trades_dropped == 9
+        state.apply(trades[:1], trade_buffer=3, now=3.0)  # the 10th
+    assert [r.getMessage() for r in caplog.records] == [
+        "trades not consumed in time: 2 dropped so far",
+        "trades not consumed in time: 10 dropped so far",
+    ]
 
 
 def test_the_server_replays_a_recording_frame_for_frame(tmp_path):
