@@ -50,7 +50,8 @@ class Faults:
     drop_after_frames: int = 0
     """Abort the TCP connection (no close frame) after this many data frames; 0: never."""
     garbage_every: int = 0
-    """Every n-th data frame is replaced by bytes that are not JSON; 0: never."""
+    """Every n-th data frame is replaced, alternately by truncated JSON and by a frame that is not UTF-8;
+    0: never."""
     stall: bool = False
     """Send nothing and answer no pings (a silent stall)."""
     slow_consumer_bytes: int = 0
@@ -278,7 +279,11 @@ class MarketServer:
         session.frames += 1
         faults = self.faults
         if faults.garbage_every and session.frames % faults.garbage_every == 0:
-            frame = '[{"ev":"Q","sym":'  # truncated JSON
+            # alternately truncated JSON and a text frame that is not UTF-8
+            odd = session.frames // faults.garbage_every % 2
+            frame = '[{"ev":"Q","sym":' if odd else '[{"ev":"T","sym":"SP\udcff","p":1.0,"s":1,"t":1}]'
+        # surrogateescape: a recorded frame that was not UTF-8 goes out byte for byte as it came in
+        payload = frame.encode("utf-8", "surrogateescape")
         transport = session.transport
         backlog = transport.get_write_buffer_size() if transport is not None else 0
         if faults.slow_consumer_bytes and backlog > faults.slow_consumer_bytes:
@@ -287,7 +292,7 @@ class MarketServer:
         try:
             # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a cancellation
             async with asyncio.timeout(SEND_TIMEOUT_S):
-                await session.ws.send_str(frame)
+                await session.ws.send_frame(payload, WSMsgType.TEXT)
         except TimeoutError:  # the client stopped reading: never let it hold up the others
             self._drop_slow_consumer(session)
             return

@@ -4,7 +4,8 @@ A frame is a JSON array of events. The fast path decodes the whole array in one 
 cluster's tagged union (``ev`` picks the type, wire names map to fields, constraints reject negative
 prices and sizes). Only a frame that fails as a whole takes the slow path, which decodes event by event
 so that one bad event costs only itself: unknown event types, invalid events (a missing field, a
-negative or non-finite price) and malformed frames (not JSON, not an array) are counted and skipped.
+negative or non-finite price) and malformed frames (not JSON, not UTF-8, not an array) are counted and
+skipped.
 """
 
 from __future__ import annotations
@@ -61,6 +62,9 @@ class FrameDecoder:
             events: list[Event] = self._frame.decode(frame)
         except msgspec.DecodeError:
             return self._salvage(frame)
+        except UnicodeError:  # a text frame that is not UTF-8 (msgspec checks strings as it reads them)
+            self.stats.malformed_frames += 1
+            return []
         return events
 
     def _salvage(self, frame: bytes | str) -> list[Event]:

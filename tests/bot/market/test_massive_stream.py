@@ -112,13 +112,28 @@ def test_a_dropped_connection_reconnects_and_resubscribes():
     run(scenario)
 
 
-def test_garbage_frames_are_counted_and_skipped():
+def test_garbage_frames_are_counted_and_skipped_and_replay_exactly(tmp_path):
+    """Truncated JSON and frames that are not UTF-8 cost only themselves, live and in a replay."""
+    recording = tmp_path / "garbage.jsonl.gz"
+
     async def scenario():
+        recorder = Recorder(recording)
         async with MarketServer(market(), {KEY}) as server:
             server.faults.garbage_every = 3
-            async with streaming(server) as stream:
-                await until(lambda: stream.stocks.decoder.stats.malformed_frames >= 3, what="garbage")
-                assert stream.state.events["quote"] > 0 and stream.state.reconnects == 0
+            stream = MassiveRealtimeStream(KEY, fast_config(server), record=recorder.frame)
+            stream.subscribe(["SPY"], [])
+            task = asyncio.create_task(stream.run())
+            await until(lambda: stream.stocks.decoder.stats.malformed_frames >= 4, what="both kinds of garbage")
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            assert stream.state.events["quote"] > 0 and stream.state.reconnects == 0
+        recorder.close()
+        async with MarketServer(None, {KEY}, frames=recorded_frames(recording, speed=0)) as replay_server:
+            async with streaming(replay_server) as replay:
+                live = stream.stocks.decoder.stats.malformed_frames
+                await until(lambda: replay.stocks.decoder.stats.malformed_frames == live, what="the same garbage")
+                await until(lambda: replay.state.events["quote"] == stream.state.events["quote"], what="the quotes")
 
     run(scenario)
 

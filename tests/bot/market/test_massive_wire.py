@@ -60,7 +60,18 @@ def test_a_bad_event_is_counted_and_its_neighbours_kept(bad, reason):
     assert getattr(decoder.stats, reason) == 1
 
 
-@pytest.mark.parametrize("frame", [b"", b"garbage", b'{"ev":"Q"}', b"[{", b"\xff\xfe"])
+@pytest.mark.parametrize(
+    "frame",
+    [
+        b"",
+        b"garbage",
+        b'{"ev":"Q"}',
+        b"[{",
+        b"\xff\xfe",
+        b'[{"ev":"T","sym":"SP\xff","p":1.0,"s":1,"t":1}]',  # invalid UTF-8 inside a string
+        '[{"ev":"T","sym":"SP\udcff","p":1.0,"s":1,"t":1}]',  # the same, recorded with surrogateescape
+    ],
+)
 def test_malformed_frames_are_counted_and_yield_nothing(frame):
     decoder = FrameDecoder("options")
     assert decoder.decode(frame) == []
