@@ -129,11 +129,11 @@ def test_garbage_frames_are_counted_and_skipped_and_replay_exactly(tmp_path):
                 await task
             assert stream.state.events["quote"] > 0 and stream.state.reconnects == 0
         recorder.close()
-        async with MarketServer(None, {KEY}, frames=recorded_frames(recording, speed=0)) as replay_server:
-            async with streaming(replay_server) as replay:
-                live = stream.stocks.decoder.stats.malformed_frames
-                await until(lambda: replay.stocks.decoder.stats.malformed_frames == live, what="the same garbage")
-                await until(lambda: replay.state.events["quote"] == stream.state.events["quote"], what="the quotes")
+        live = stream.stocks.decoder.stats.malformed_frames
+        replay_server = MarketServer(None, {KEY}, frames=recorded_frames(recording, speed=0))
+        async with replay_server, streaming(replay_server) as replay:
+            await until(lambda: replay.stocks.decoder.stats.malformed_frames == live, what="the same garbage")
+            await until(lambda: replay.state.events["quote"] == stream.state.events["quote"], what="the quotes")
 
     run(scenario)
 
