@@ -134,7 +134,9 @@ async def client_ours(port: int, events: int) -> dict:
             first = time.perf_counter()
         if count >= events:
             break
-        await asyncio.sleep(0.0005)
+        # fine polling until the first event, then coarse: the probe is not part of the client's work
+        # (its up to 5 ms late stop can only understate our rate, by at most 0.4 % at 1 M events/s)
+        await asyncio.sleep(0.0005 if first is None else 0.005)
     elapsed = time.perf_counter() - first
     task.cancel()
     return {
