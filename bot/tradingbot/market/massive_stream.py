@@ -266,10 +266,10 @@ class ClusterConnection:
             self._record(self.cluster, frame if isinstance(frame, str) else frame.decode("utf-8", "surrogateescape"))
         return [e for e in self.decoder.decode(frame) if isinstance(e, Status)]
 
-    def _on_frame(self, frame: str | bytes) -> None:
+    def _on_frame(self, frame: bytes) -> None:
         if self._record is not None:
             # surrogateescape: a frame that is not UTF-8 is recorded as it came, and replays as malformed
-            self._record(self.cluster, frame if isinstance(frame, str) else frame.decode("utf-8", "surrogateescape"))
+            self._record(self.cluster, frame.decode("utf-8", "surrogateescape"))
         statuses = self.state.apply(self.decoder.decode(frame), self.config.trade_buffer, time.time())
         for status in statuses:
             self._on_status(status)
