@@ -60,11 +60,11 @@ class FrameDecoder:
         """The valid events of ``frame``, in order."""
         try:
             events: list[Event] = self._frame.decode(frame)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, UnicodeError):  # msgspec < 0.23 raised UnicodeDecodeError for bad UTF-8
+            if not _is_utf8(frame):
+                self.stats.malformed_frames += 1
+                return []
             return self._salvage(frame)
-        except UnicodeError:  # a text frame that is not UTF-8 (msgspec checks strings as it reads them)
-            self.stats.malformed_frames += 1
-            return []
         return events
 
     def _salvage(self, frame: bytes | str) -> list[Event]:
@@ -109,6 +109,18 @@ class FrameDecoder:
                 self.stats.unknown_types[ev] = self.stats.unknown_types.get(ev, 0) + 1
         else:
             self.stats.invalid_events += 1
+
+
+def _is_utf8(frame: bytes | str) -> bool:
+    """Whether a frame is valid UTF-8 text (a ``str`` holding surrogate escapes of raw bytes is not)."""
+    try:
+        if isinstance(frame, bytes):
+            frame.decode("utf-8")
+        else:
+            frame.encode("utf-8")
+    except UnicodeError:
+        return False
+    return True
 
 
 def _event_name(raw: msgspec.Raw) -> str | None:
