@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from tradingbot.agent.agent import OptionsCLSTMPPOAgent, resolve_device
+from tradingbot.agent.agent import OptionsCLSTMPPOAgent
 from tradingbot.agent.buffer import ExperienceBuffer
 from tradingbot.agent.checkpoint import (
     CheckpointIncompatibleError,
@@ -23,6 +23,7 @@ from tradingbot.agent.checkpoint import (
     first_line,
     initial_weights,
 )
+from tradingbot.agent.device import choose_device
 from tradingbot.agent.network import NetworkConfig
 from tradingbot.agent.ppo import PPOConfig
 from tradingbot.config import Settings
@@ -157,9 +158,10 @@ def build_trader(settings: Settings) -> Trader:
         return BaselineTrader(env, make_policy(settings.policy, settings.seed))
 
     shape = network_config(settings)
-    agent = OptionsCLSTMPPOAgent(
-        shape, PPOConfig(), len(settings.symbols), resolve_device(settings.device), settings.seed
-    )
+    device = choose_device(settings.device, settings.gpu_count)
+    if device.problem is not None:
+        log.error("DEVICE=%s: %s", settings.device, device.problem)
+    agent = OptionsCLSTMPPOAgent(shape, PPOConfig(), len(settings.symbols), device.device, settings.seed)
     store = CheckpointStore(settings.checkpoint_dir, settings.checkpoint_keep, s3_mirror(settings))
     checkpoint = store.latest(shape)
     portfolio: Portfolio | None = None
@@ -195,6 +197,7 @@ def build_trader(settings: Settings) -> Trader:
         store=store,
         market_state=simulated.state_dict if simulated is not None else None,
         step=step,
+        device=device,
     )
 
 
@@ -288,6 +291,7 @@ async def run_bot(settings: Settings, trader: Trader, stop: asyncio.Event) -> Ru
     metrics = BotMetrics(settings.symbols)
     if isinstance(trader, LearningTrader):
         metrics.update_frequency.set(settings.update_frequency)
+        metrics.device_problem.set(trader.device.problem is not None)
     feed = functools.partial(feed_status, trader)
     published = _Published(
         time.time(), status_document(settings, trader, [HOLD] * len(settings.symbols), None, feed()), feed

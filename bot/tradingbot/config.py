@@ -241,6 +241,15 @@ class Settings(BaseModel):
     device: Literal["cpu", "cuda", "auto"] = _setting(
         "cpu", "DEVICE", "--device", "where the agent runs: cpu, cuda, or auto (CUDA if present)"
     )
+    gpu_count: int = _setting(
+        0,
+        "GPU_COUNT",
+        "--gpu-count",
+        "GPUs reserved for this bot (the operator sets it): DEVICE=auto without a visible one is reported, "
+        "not silently run on the CPU",
+        ge=0,
+        le=8,
+    )
     feature_hidden: int = _setting(128, "FEATURE_HIDDEN", "--feature-hidden", "feature LSTM size", ge=1, le=4096)
     mlp_hidden: int = _setting(128, "MLP_HIDDEN", "--mlp-hidden", "size of the MLP between the LSTMs", ge=1, le=4096)
     policy_hidden: int = _setting(256, "POLICY_HIDDEN", "--policy-hidden", "policy LSTM size", ge=1, le=4096)

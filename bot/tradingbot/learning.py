@@ -19,6 +19,7 @@ import numpy as np
 from tradingbot.agent.agent import OptionsCLSTMPPOAgent
 from tradingbot.agent.buffer import ExperienceBuffer
 from tradingbot.agent.checkpoint import Checkpoint, CheckpointStore
+from tradingbot.agent.device import DeviceChoice
 from tradingbot.agent.ppo import TrainMetrics
 from tradingbot.env.paper import PaperTradingEnvironment, StepResult
 from tradingbot.policies import Policy
@@ -74,7 +75,9 @@ class LearningTrader:
         store: CheckpointStore | None,
         market_state: Callable[[], dict[str, Any]] | None = None,
         step: int = 0,
+        device: DeviceChoice | None = None,
     ) -> None:
+        """``device``: where the agent runs and whether that is what the pod asked for (for ``/status``)."""
         if update_frequency > buffer.capacity:
             raise ValueError(f"update frequency {update_frequency} exceeds the buffer's {buffer.capacity} steps")
         self.env = env
@@ -89,6 +92,7 @@ class LearningTrader:
         self._save_frequency = save_frequency
         self.store = store
         self._market_state = market_state
+        self.device = device if device is not None else DeviceChoice(agent.device.type, 0, agent.device)
         self._saved_step = step
         self._observation = env.observation()
 

@@ -75,6 +75,11 @@ class BotMetrics:
             registry=r,
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
         )
+        self.device_problem = Gauge(
+            "trading_bot_device_problem",
+            "1 while the agent runs on the CPU although the pod reserved GPUs (see /status device.problem)",
+            registry=r,
+        )
         self.heartbeat = Gauge(
             "trading_bot_heartbeat_timestamp_seconds", "Unix time of the last completed step", registry=r
         )

@@ -92,6 +92,7 @@ def status_document(
     if isinstance(trader, LearningTrader):
         store = trader.store
         mirror = store.mirror if store is not None else None
+        document["device"] = trader.device.as_status()
         document["training"] = {
             "updates": trader.agent.updates,
             "steps_since_update": trader.buffer.fresh_steps,

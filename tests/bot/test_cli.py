@@ -144,6 +144,18 @@ def test_asking_for_a_missing_gpu_is_a_clear_start_error(tmp_path):
     assert "no CUDA GPU is available" in result.stdout and "Traceback" not in result.stderr
 
 
+def test_reserved_gpus_that_are_not_visible_are_reported_not_silently_ignored(tmp_path):
+    import torch  # noqa: PLC0415 - only this test needs to know whether a GPU exists
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    result = run(["--max-steps", "2", "--device", "auto", "--gpu-count", "1", "--checkpoint-dir", str(tmp_path)])
+    assert result.returncode == 0, result.stderr
+    errors = [line for line in result.stdout.splitlines() if " ERROR " in line]
+    assert errors and "1 GPU(s) reserved but none is visible, running on the CPU" in errors[0]
+    assert "CPU build" in errors[0]  # this machine's torch: the cure is the -cuda image
+
+
 def test_a_taken_port_is_a_clear_start_error(tmp_path):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -40,17 +40,6 @@ def sample_masked(
     return actions.astype(np.int64), log_probs.astype(np.float32)
 
 
-def resolve_device(name: str) -> torch.device:
-    """``cpu``, ``cuda`` (an error without a GPU) or ``auto`` (CUDA when available)."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was requested but no CUDA GPU is available (use cpu or auto)")
-    if name not in ("cpu", "cuda"):
-        raise ValueError(f"unknown device {name!r}: expected cpu, cuda or auto")
-    return torch.device(name)
-
-
 @dataclass(frozen=True, slots=True)
 class ActOutput:
     """One step's decisions, one entry per stream, and the recurrent state they were made from."""
