@@ -33,6 +33,7 @@ _PLURALS: dict[tuple[str, str], str] = {
     ("v1", "Service"): "services",
     ("v1", "PersistentVolumeClaim"): "persistentvolumeclaims",
     ("apps/v1", "Deployment"): "deployments",
+    ("networking.k8s.io/v1", "NetworkPolicy"): "networkpolicies",
     ("monitoring.coreos.com/v1", "ServiceMonitor"): "servicemonitors",
     (API_VERSION, KIND): PLURAL,
 }
@@ -205,6 +206,12 @@ class KubeApi:
             raise
         self._wrote("delete", ref.kind)
         return True
+
+    async def remove(self, ref: Ref) -> bool:
+        """Delete the object if it exists (read first: an absent object costs no write); whether it was there."""
+        if await self.get(ref) is None:
+            return False
+        return await self.delete(ref)
 
     async def ensure(self, manifest: Manifest) -> Outcome:
         """Create ``manifest`` or bring the existing object in line with it; write only on a difference."""

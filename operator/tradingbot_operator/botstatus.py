@@ -28,6 +28,10 @@ class LiveFigures:
     last_checkpoint_time: str | None
     risk_halted: bool | None
     entry_block: str | None
+    device: str | None = None
+    """What the agent runs on (``cpu``, ``cuda``); ``None`` for a baseline or an older bot."""
+    device_problem: str | None = None
+    """Set when GPUs were reserved but the bot runs on the CPU."""
 
     def status_fields(self) -> dict[str, Any]:
         """The TradingBot ``status`` fields these figures set (unknown ones are left out)."""
@@ -53,7 +57,9 @@ def _section(value: Any) -> dict[str, Any]:  # noqa: ANN401 - untrusted JSON
 def parse_status(document: Any) -> LiveFigures:  # noqa: ANN401 - untrusted JSON
     """The live figures in a bot's ``/status`` document."""
     doc = _section(document)
-    portfolio, trading, checkpoints = (_section(doc.get(k)) for k in ("portfolio", "trading", "checkpoints"))
+    portfolio, trading, checkpoints, device = (
+        _section(doc.get(k)) for k in ("portfolio", "trading", "checkpoints", "device")
+    )
     value = _number(portfolio.get("value"))
     win_rate = _number(portfolio.get("win_rate"))
     trades = portfolio.get("trades")
@@ -69,7 +75,13 @@ def parse_status(document: Any) -> LiveFigures:  # noqa: ANN401 - untrusted JSON
         else datetime.fromtimestamp(saved, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         risk_halted=halted if isinstance(halted, bool) else None,
         entry_block=block[:300] if isinstance(block, str) else None,
+        device=_text(device.get("using")),
+        device_problem=_text(device.get("problem")),
     )
+
+
+def _text(value: Any) -> str | None:  # noqa: ANN401 - untrusted JSON
+    return value[:300] if isinstance(value, str) else None
 
 
 async def fetch_status(session: aiohttp.ClientSession, url: str) -> LiveFigures:

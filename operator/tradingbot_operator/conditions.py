@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 Status = Literal["True", "False", "Unknown"]
-TYPES = ("Ready", "Reconciled", "Available", "Suspended", "Halted")
+TYPES = ("Ready", "Reconciled", "Available", "Suspended", "Halted", "DeviceReady")
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,9 @@ class Observed:
     risk_halted: bool | None = None
     entry_block: str | None = None
     max_drawdown_percent: int = 25
+    device: str | None = None
+    """What the bot's agent runs on, from its ``/status``; ``None`` until read."""
+    device_problem: str | None = None
 
 
 def now_rfc3339() -> str:
@@ -69,6 +72,16 @@ def _halted(observed: Observed) -> Condition:
     return Condition("Halted", "False", "WithinRiskLimits", "drawdown below the limit")
 
 
+def _device_ready(observed: Observed) -> Condition:
+    if observed.device_problem is not None:
+        return Condition("DeviceReady", "False", "GPUNotVisible", observed.device_problem)
+    if observed.device is None:
+        return Condition("DeviceReady", "Unknown", "BotNotReached", "the bot's /status has not been read yet")
+    if observed.device == "cuda":
+        return Condition("DeviceReady", "True", "RunningOnGPU", "the agent runs on CUDA")
+    return Condition("DeviceReady", "True", "RunningOnCPU", "the agent runs on the CPU, as specified")
+
+
 def desired(observed: Observed) -> list[Condition]:
     """Every condition for what was observed, ``Ready`` summarising the others."""
     reconciled, available, halted = _reconciled(observed), _available(observed), _halted(observed)
@@ -86,7 +99,7 @@ def desired(observed: Observed) -> list[Condition]:
         ready = Condition("Ready", "True", "RiskHalted", halted.message)
     else:
         ready = Condition("Ready", "True", "Running", "the bot is trading")
-    return [ready, reconciled, available, suspended, halted]
+    return [ready, reconciled, available, suspended, halted, _device_ready(observed)]
 
 
 def merge(

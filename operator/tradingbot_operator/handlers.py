@@ -81,7 +81,8 @@ async def _reconcile(rt: Runtime, body: Mapping[str, Any], trigger: str, restori
     key = (body["metadata"]["namespace"], body["metadata"]["name"])
     started = time.perf_counter()
     try:
-        result = await apply_children(rt.api, body, await rt.service_monitor_crd(), restoring)
+        cluster = builders.Cluster(await rt.service_monitor_crd(), CONFIG.namespace)
+        result = await apply_children(rt.api, body, cluster, restoring)
         rt.results[key] = result
         await write_status(rt.api, body, result, rt.live.get(key))
     except ApiError as error:
@@ -194,7 +195,8 @@ def _drifted(kind: str, owner_body: Mapping[str, Any], child: Mapping[str, Any])
         return False
     owner = owner_of(owner_body)
     name = child["metadata"].get("name")
-    wanted = [m for m in builders.children(owner, spec, False) if m["kind"] == kind and m["metadata"]["name"] == name]
+    children = builders.children(owner, spec, builders.Cluster(False, CONFIG.namespace))
+    wanted = [m for m in children if m["kind"] == kind and m["metadata"]["name"] == name]
     if wanted and not matches(wanted[0], dict(child)):
         return True
     if kind == "Deployment":
@@ -210,6 +212,7 @@ CHILD_KINDS = (
     ("", "v1", "services", "Service"),
     ("", "v1", "configmaps", "ConfigMap"),
     ("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim"),
+    ("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy"),
 )
 
 

@@ -22,11 +22,17 @@ CONTROL_PATH = "/etc/tradingbot/control"
 TMP_PATH = "/tmp"  # noqa: S108 - an emptyDir: the root filesystem is read-only
 
 SERVICE_MONITOR_CRD = "servicemonitors.monitoring.coreos.com"
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"  # set on every Namespace by the API server
 
 
 def selector_labels(name: str) -> dict[str, str]:
     """The immutable Deployment selector of bot ``name``: kept to the bot's identity only."""
     return {"app.kubernetes.io/name": "tradingbot", "app.kubernetes.io/instance": name}
+
+
+def operator_selector_labels() -> dict[str, str]:
+    """The operator's pod labels (config/manager): what the bots' NetworkPolicies let in."""
+    return {"app.kubernetes.io/name": "tradingbot-operator"}
 
 
 def labels(name: str, component: str) -> dict[str, str]:

@@ -47,14 +47,15 @@ def bot_ref(namespace: str, name: str) -> Ref:
 
 
 async def apply_children(
-    api: KubeApi, body: Mapping[str, Any], service_monitor_crd: bool, restoring: bool = False
+    api: KubeApi, body: Mapping[str, Any], cluster: builders.Cluster, restoring: bool = False
 ) -> Result:
-    """Make every child match the spec; post an Event for each child created or changed."""
+    """Make every child match the spec, remove the optional ones it no longer wants; an Event for each change."""
     owner = owner_of(body)
     try:
         spec = parse_spec(owner.name, dict(body.get("spec") or {}))
     except InvalidSpecError as error:
         return Result(invalid_spec=str(error))
+    service_monitor_crd = cluster.service_monitor_crd
     result = Result(spec=spec, service_monitor=builders.wants_service_monitor(spec, service_monitor_crd))
     errors = []
     if spec.monitoring.service_monitor == "Enabled" and not service_monitor_crd:
@@ -62,7 +63,7 @@ async def apply_children(
             f"monitoring.serviceMonitor is Enabled but the CRD {ids.SERVICE_MONITOR_CRD} is not installed "
             "(install the Prometheus Operator, or use Auto)"
         )
-    for manifest in builders.children(owner, spec, service_monitor_crd):
+    for manifest in builders.children(owner, spec, cluster):
         ref = Ref.of(manifest)
         try:
             outcome = await api.ensure(manifest)
@@ -72,12 +73,17 @@ async def apply_children(
         if outcome != "unchanged":
             verb = "Restored" if restoring else outcome.capitalize()
             post_event(body, "Normal", verb, f"{outcome} {ref.kind} {ref.name}")
+    unwanted = []
     if service_monitor_crd and not builders.wants_service_monitor(spec, service_monitor_crd):
-        monitor = Ref("monitoring.coreos.com/v1", "ServiceMonitor", owner.namespace, owner.name)
+        unwanted.append(Ref("monitoring.coreos.com/v1", "ServiceMonitor", owner.namespace, owner.name))
+    if not spec.network_policy.enabled:
+        unwanted.append(Ref("networking.k8s.io/v1", "NetworkPolicy", owner.namespace, owner.name))
+    for ref in unwanted:
         try:
-            await api.delete(monitor)
+            if await api.remove(ref):
+                post_event(body, "Normal", "Deleted", f"deleted {ref.kind} {ref.name}: disabled in the spec")
         except ApiError as error:
-            errors.append(f"{monitor}: {error}")
+            errors.append(f"{ref}: {error}")
     if errors:
         result.apply_error = "; ".join(errors)
     return result
@@ -105,6 +111,8 @@ async def write_status(
         risk_halted=live.risk_halted if live is not None else None,
         entry_block=live.entry_block if live is not None else None,
         max_drawdown_percent=spec.risk.max_drawdown_percent if spec is not None else 25,
+        device=live.device if live is not None else None,
+        device_problem=live.device_problem if live is not None else None,
     )
     current: dict[str, Any] = dict(body.get("status") or {})
     generation = body["metadata"].get("generation")

@@ -23,15 +23,19 @@ class OperatorConfig:
     """Where a bot's ``/status`` is (``{name}``, ``{namespace}``, ``{port}`` are filled in)."""
     metrics_port: int = 8081
     """Port of the operator's Prometheus ``/metrics`` (0: off)."""
+    namespace: str = "trading-bot"
+    """The operator's own namespace (``POD_NAMESPACE``, from the downward API): the bots' NetworkPolicies
+    let its pods in."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> OperatorConfig:
-        """Read ``RESYNC_INTERVAL``, ``STATUS_INTERVAL``, ``BOT_STATUS_URL`` and ``METRICS_PORT``."""
+        """Read ``RESYNC_INTERVAL``, ``STATUS_INTERVAL``, ``BOT_STATUS_URL``, ``METRICS_PORT`` and ``POD_NAMESPACE``."""
         config = cls(
             resync_interval_s=_number(environ, "RESYNC_INTERVAL", cls.resync_interval_s),
             status_interval_s=_number(environ, "STATUS_INTERVAL", cls.status_interval_s),
             status_url=environ.get("BOT_STATUS_URL", cls.status_url),
             metrics_port=int(_number(environ, "METRICS_PORT", cls.metrics_port)),
+            namespace=environ.get("POD_NAMESPACE") or cls.namespace,
         )
         if min(config.resync_interval_s, config.status_interval_s) <= 0:
             raise ValueError("RESYNC_INTERVAL and STATUS_INTERVAL must be positive seconds")

@@ -13,7 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
-DEFAULT_IMAGE = "ghcr.io/tradingbot-dev/tradingbot-bot:0.1.0"
+IMAGE_REPOSITORY = "ghcr.io/tradingbot-dev/tradingbot-bot"
+"""Where the release workflow publishes the bot image: ``<version>`` (CPU) and ``<version>-cuda``."""
 NAME_PATTERN = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 MAX_NAME_LENGTH = 52  # children are named <name>-checkpoints (12 more), under the 63-character label limit
 
@@ -23,6 +24,18 @@ SecretKey = Annotated[str, StringConstraints(min_length=1, pattern=r"^[-._a-zA-Z
 SecretName = Annotated[
     str, StringConstraints(min_length=1, max_length=253, pattern=r"^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$")
 ]
+ObjectName = SecretName
+"""A DNS subdomain: the name of a ServiceAccount, Secret or PriorityClass."""
+LabelKey = Annotated[
+    str,
+    StringConstraints(
+        max_length=316,
+        pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$",
+    ),
+]
+LabelValue = Annotated[str, StringConstraints(max_length=63, pattern=r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")]
+RESERVED_LABEL_PREFIXES = ("app.kubernetes.io/", "tradingbot.dev/")
+"""Pod labels the operator owns: selectors, discovery and the NetworkPolicy rely on them."""
 
 _QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(m|Ki|Mi|Gi|Ti|k|M|G|T)?$")
 _SUFFIX = {
@@ -113,6 +126,54 @@ class Storage(_Model):
         return volume.storage_class_name or self.storage_class_name
 
 
+class Toleration(_Model):
+    key: LabelKey | None = None
+    operator: Literal["Exists", "Equal"] = "Equal"
+    value: LabelValue | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+    toleration_seconds: int | None = Field(None, alias="tolerationSeconds")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Toleration:
+        if self.operator == "Exists" and self.value:
+            raise ValueError("a toleration with operator Exists takes no value")
+        if self.key is None and self.operator != "Exists":
+            raise ValueError("a toleration without a key must use operator Exists")
+        if self.toleration_seconds is not None and self.effect != "NoExecute":
+            raise ValueError("tolerationSeconds applies only to effect NoExecute")
+        return self
+
+    def manifest(self) -> dict[str, Any]:
+        """The toleration as the pod spec takes it."""
+        return self.model_dump(by_alias=True, exclude_none=True)
+
+
+class LocalObjectReference(_Model):
+    name: ObjectName
+
+
+class LabelSelector(_Model):
+    match_labels: dict[LabelKey, LabelValue] = Field(default_factory=dict, alias="matchLabels")
+
+
+class PrometheusPeer(_Model):
+    namespace_selector: LabelSelector = Field(
+        default_factory=lambda: LabelSelector.model_validate(
+            {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}
+        ),
+        alias="namespaceSelector",
+    )
+    pod_selector: LabelSelector = Field(
+        default_factory=lambda: LabelSelector.model_validate({"matchLabels": {"app.kubernetes.io/name": "prometheus"}}),
+        alias="podSelector",
+    )
+
+
+class NetworkPolicySpec(_Model):
+    enabled: bool = True
+    prometheus: PrometheusPeer = Field(default_factory=lambda: PrometheusPeer.model_validate({}))
+
+
 class SecretKeyRef(_Model):
     name: SecretName
     key: SecretKey = "MASSIVE_API_KEY"
@@ -172,7 +233,8 @@ class TradingBotSpec(_Model):
     save_frequency: int = Field(1000, ge=1, le=10_000_000, alias="saveFrequency")
     suspend: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", alias="logLevel")
-    image: str = Field(DEFAULT_IMAGE, min_length=1)
+    image: str | None = Field(None, min_length=1)
+    """Unset: the release's image, its ``-cuda`` tag when GPUs are requested."""
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = Field("IfNotPresent", alias="imagePullPolicy")
     gpu: Gpu = Field(default_factory=lambda: Gpu.model_validate({}))
     resources: Resources = Field(default_factory=lambda: Resources.model_validate({}))
@@ -181,13 +243,36 @@ class TradingBotSpec(_Model):
     s3: S3 | None = None
     risk: Risk = Field(default_factory=lambda: Risk.model_validate({}))
     monitoring: Monitoring = Field(default_factory=lambda: Monitoring.model_validate({}))
+    service_account_name: ObjectName | None = Field(None, alias="serviceAccountName")
+    image_pull_secrets: tuple[LocalObjectReference, ...] = Field((), alias="imagePullSecrets", max_length=16)
+    node_selector: dict[LabelKey, LabelValue] = Field(default_factory=dict, alias="nodeSelector")
+    tolerations: tuple[Toleration, ...] = Field((), max_length=32)
+    affinity: dict[str, Any] | None = None
+    priority_class_name: ObjectName | None = Field(None, alias="priorityClassName")
+    pod_annotations: dict[LabelKey, str] = Field(default_factory=dict, alias="podAnnotations")
+    pod_labels: dict[LabelKey, LabelValue] = Field(default_factory=dict, alias="podLabels")
+    network_policy: NetworkPolicySpec = Field(
+        default_factory=lambda: NetworkPolicySpec.model_validate({}), alias="networkPolicy"
+    )
 
     @model_validator(mode="after")
-    def _unique_symbols(self) -> TradingBotSpec:
+    def _cross_field_rules(self) -> TradingBotSpec:
         duplicates = sorted({s for s in self.symbols if self.symbols.count(s) > 1})
         if duplicates:
             raise ValueError(f"symbols lists {', '.join(duplicates)} more than once")
+        reserved = sorted(k for k in self.pod_labels if k.startswith(RESERVED_LABEL_PREFIXES))
+        if reserved:
+            raise ValueError(
+                f"podLabels may not set {', '.join(reserved)}: "
+                "the operator owns the app.kubernetes.io/ and tradingbot.dev/ labels"
+            )
         return self
+
+    def bot_image(self, version: str) -> str:
+        """The image the bot runs: ``image``, else the release's own (``-cuda`` with GPUs)."""
+        if self.image is not None:
+            return self.image
+        return f"{IMAGE_REPOSITORY}:{version}{'-cuda' if self.gpu.count > 0 else ''}"
 
 
 def _location(loc: tuple[int | str, ...]) -> str:

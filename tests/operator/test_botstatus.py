@@ -39,3 +39,9 @@ def test_figures_are_read_and_rounded():
 def test_garbage_leaves_figures_unknown(document):
     live = parse_status(document)
     assert live.status_fields() == {} and live.risk_halted is None
+
+
+def test_the_device_and_its_problem_are_read():
+    live = parse_status({"device": {"using": "cpu", "problem": "1 GPU(s) reserved but none is visible"}})
+    assert live.device == "cpu" and live.device_problem == "1 GPU(s) reserved but none is visible"
+    assert parse_status({"device": {"using": 3, "problem": ["x"]}}).device is None

@@ -4,14 +4,17 @@ must follow (one replica, Recreate, probes, PSS restricted, GPUs, volumes, owner
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import kubernetes_validate
 import pytest
+import yaml
 
 from tradingbot_operator import builders
 from tradingbot_operator.builders import Owner
-from tradingbot_operator.spec import parse_spec
+from tradingbot_operator.spec import InvalidSpecError, parse_spec
 
+ROOT = Path(__file__).resolve().parents[2]
 KUBERNETES = "1.32.0"
 OWNER = Owner("spy", "trading", "0b1c5f9e-0000-4000-8000-000000000001")
 FULL = {
@@ -21,12 +24,35 @@ FULL = {
     "s3": {"bucket": "bots", "endpoint": "http://minio:9000", "credentialsSecretRef": {"name": "s3"}},
     "storage": {"storageClassName": "fast", "logs": {"storageClassName": "cheap"}, "retentionPolicy": "Delete"},
     "monitoring": {"serviceMonitor": "Enabled", "labels": {"release": "kube-prometheus-stack"}},
+    "serviceAccountName": "bot-s3-irsa",
+    "imagePullSecrets": [{"name": "registry"}],
+    "nodeSelector": {"kubernetes.io/arch": "amd64"},
+    "tolerations": [
+        {"key": "trading", "operator": "Equal", "value": "yes", "effect": "NoExecute", "tolerationSeconds": 60}
+    ],
+    "affinity": {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [{"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a", "b"]}]}]
+            }
+        }
+    },
+    "priorityClassName": "trading-critical",
+    "podAnnotations": {"example.com/owner": "desk-7"},
+    "podLabels": {"team": "quant"},
+    "networkPolicy": {"prometheus": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "obs"}}}},
 }
 
 
-def build(spec: dict, crd_present: bool = True) -> dict[str, dict]:
-    manifests = builders.children(OWNER, parse_spec(OWNER.name, spec), crd_present)
+def build(spec: dict, crd_present: bool = True, operator_namespace: str = "trading-bot") -> dict[str, dict]:
+    cluster = builders.Cluster(crd_present, operator_namespace)
+    manifests = builders.children(OWNER, parse_spec(OWNER.name, spec), cluster)
     return {f"{m['kind']}/{m['metadata']['name']}": m for m in manifests}
+
+
+def selects(selector: dict, labels: dict) -> bool:
+    """Whether a label selector (matchLabels) selects an object with ``labels``, as the API server decides."""
+    return all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items())
 
 
 @pytest.mark.parametrize("spec", [{"symbols": ["SPY"]}, FULL], ids=["minimal", "full"])
@@ -49,6 +75,7 @@ def test_children_are_named_after_the_bot():
         "ConfigMap/spy-control",
         "Deployment/spy",
         "Service/spy",
+        "NetworkPolicy/spy",
         "ServiceMonitor/spy",
     }
 
@@ -89,8 +116,110 @@ def test_a_gpu_bot_asks_for_gpus_tolerates_gpu_nodes_and_runs_the_agent_on_cuda(
     (container,) = pod["containers"]
     assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
     assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in pod["tolerations"]
-    assert pod["nodeSelector"] == {"gpu": "a100"}
+    assert pod["nodeSelector"] == {"gpu": "a100", "kubernetes.io/arch": "amd64"}
     assert children["ConfigMap/spy"]["data"]["DEVICE"] == "auto"
+    assert children["ConfigMap/spy"]["data"]["GPU_COUNT"] == "1"
+    assert container["image"] == "ghcr.io/tradingbot-dev/tradingbot-bot:0.1.0-cuda"  # the CUDA build of torch
+
+
+def test_a_cpu_bot_runs_the_cpu_image_single_threaded_unless_an_image_is_given():
+    data = build({"symbols": ["SPY"]})["ConfigMap/spy"]["data"]
+    assert data["DEVICE"] == "cpu" and data["GPU_COUNT"] == "0"
+    assert data["OMP_NUM_THREADS"] == data["OPENBLAS_NUM_THREADS"] == data["MKL_NUM_THREADS"] == "1"
+    (container,) = build({"symbols": ["SPY"]})["Deployment/spy"]["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == "ghcr.io/tradingbot-dev/tradingbot-bot:0.1.0"
+    (mine,) = build({"symbols": ["SPY"], "image": "registry.example/bot:dev"})["Deployment/spy"]["spec"]["template"][
+        "spec"
+    ]["containers"]
+    assert mine["image"] == "registry.example/bot:dev"
+
+
+def test_deploy_knobs_reach_the_pod():
+    template = build(FULL)["Deployment/spy"]["spec"]["template"]
+    pod = template["spec"]
+    assert pod["serviceAccountName"] == "bot-s3-irsa" and pod["automountServiceAccountToken"] is False
+    assert pod["imagePullSecrets"] == [{"name": "registry"}]
+    assert pod["priorityClassName"] == "trading-critical"
+    assert pod["affinity"] == FULL["affinity"]
+    assert pod["tolerations"] == [
+        {"key": "trading", "operator": "Equal", "value": "yes", "effect": "NoExecute", "tolerationSeconds": 60},
+        {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
+    ]
+    assert template["metadata"]["labels"]["team"] == "quant"
+    assert template["metadata"]["labels"]["tradingbot.dev/tradingbot"] == "spy"  # discovery keeps working
+    assert template["metadata"]["annotations"]["example.com/owner"] == "desk-7"
+    assert builders.CONFIG_HASH_ANNOTATION in template["metadata"]["annotations"]
+
+
+def test_without_knobs_the_pod_spec_has_none_of_them():
+    pod = build({"symbols": ["SPY"]})["Deployment/spy"]["spec"]["template"]["spec"]
+    for knob in ("serviceAccountName", "imagePullSecrets", "affinity", "priorityClassName", "nodeSelector"):
+        assert knob not in pod
+
+
+@pytest.mark.parametrize(
+    ("spec", "problem"),
+    [
+        ({"podLabels": {"app.kubernetes.io/name": "x"}}, "podLabels may not set app.kubernetes.io/name"),
+        ({"podLabels": {"tradingbot.dev/tradingbot": "other"}}, "may not set tradingbot.dev/tradingbot"),
+        ({"tolerations": [{"key": "a", "operator": "Exists", "value": "b"}]}, "takes no value"),
+        ({"tolerations": [{"operator": "Equal", "value": "b"}]}, "without a key must use operator Exists"),
+        ({"tolerations": [{"key": "a", "tolerationSeconds": 5}]}, "only to effect NoExecute"),
+        ({"serviceAccountName": "Not_A_Name"}, "serviceAccountName"),
+        ({"imagePullSecrets": [{"name": ""}]}, "imagePullSecrets"),
+        ({"priorityClassName": "UPPER"}, "priorityClassName"),
+    ],
+)
+def test_invalid_deploy_knobs_are_refused_with_the_reason(spec, problem):
+    with pytest.raises(InvalidSpecError, match=problem):
+        parse_spec("spy", {"symbols": ["SPY"], **spec})
+
+
+def _config(path: str) -> list[dict]:
+    return [d for d in yaml.safe_load_all((ROOT / path).read_text()) if d]
+
+
+def test_the_network_policy_admits_exactly_the_operator_and_prometheus_on_the_bot_port():
+    children = build({"symbols": ["SPY"]}, operator_namespace="trading-bot")
+    policy = children["NetworkPolicy/spy"]["spec"]
+    pod_labels = children["Deployment/spy"]["spec"]["template"]["metadata"]["labels"]
+    assert selects(policy["podSelector"], pod_labels) and policy["policyTypes"] == ["Ingress"]  # egress open
+    assert selects(children["Service/spy"]["spec"]["selector"], pod_labels)
+    (rule,) = policy["ingress"]
+    assert rule["ports"] == [{"port": 8000, "protocol": "TCP"}]
+    operator_peer, prometheus_peer = rule["from"]
+    # the operator as config/default installs it: its pod labels, in its namespace
+    (operator,) = [d for d in _config("config/manager/deployment.yaml") if d["kind"] == "Deployment"]
+    namespace = _config("config/default/kustomization.yaml")[0]["namespace"]
+    assert selects(operator_peer["podSelector"], operator["spec"]["template"]["metadata"]["labels"])
+    assert selects(operator_peer["namespaceSelector"], {"kubernetes.io/metadata.name": namespace})
+    # Prometheus as config/monitoring installs it
+    (prometheus,) = _config("config/monitoring/prometheus/deployment.yaml")
+    monitoring = _config("config/monitoring/kustomization.yaml")[0]["namespace"]
+    assert selects(prometheus_peer["podSelector"], prometheus["spec"]["template"]["metadata"]["labels"])
+    assert selects(prometheus_peer["namespaceSelector"], {"kubernetes.io/metadata.name": monitoring})
+    # nobody else: a pod of the bot's own namespace, Grafana, another namespace's operator look-alike
+    for labels, ns in (
+        ({"app": "curl"}, "trading"),
+        ({"app.kubernetes.io/name": "grafana"}, monitoring),
+        (operator["spec"]["template"]["metadata"]["labels"], "elsewhere"),
+    ):
+        assert not any(
+            selects(p["podSelector"], labels) and selects(p["namespaceSelector"], {"kubernetes.io/metadata.name": ns})
+            for p in rule["from"]
+        )
+
+
+def test_the_network_policy_follows_the_operator_namespace_and_custom_prometheus_selectors():
+    policy = build(FULL, operator_namespace="ops")["NetworkPolicy/spy"]["spec"]
+    operator_peer, prometheus_peer = policy["ingress"][0]["from"]
+    assert operator_peer["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": "ops"}}
+    assert prometheus_peer["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": "obs"}}
+    assert prometheus_peer["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}
+
+
+def test_the_network_policy_can_be_switched_off():
+    assert "NetworkPolicy/spy" not in build({"symbols": ["SPY"], "networkPolicy": {"enabled": False}})
 
 
 def test_secrets_are_referenced_never_copied():
@@ -118,7 +247,7 @@ def test_pvcs_are_retained_by_default_and_owned_only_with_delete():
     assert ref["uid"] == OWNER.uid and ref["controller"] is True
     assert deleted["PersistentVolumeClaim/spy-checkpoints"]["spec"]["storageClassName"] == "fast"
     assert deleted["PersistentVolumeClaim/spy-logs"]["spec"]["storageClassName"] == "cheap"
-    for name in ("Deployment/spy", "Service/spy", "ConfigMap/spy", "ServiceMonitor/spy"):
+    for name in ("Deployment/spy", "Service/spy", "ConfigMap/spy", "NetworkPolicy/spy", "ServiceMonitor/spy"):
         assert deleted[name]["metadata"]["ownerReferences"] == [OWNER.reference()]
 
 

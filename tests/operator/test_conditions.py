@@ -49,3 +49,19 @@ def test_ready_summarises_invalid_spec_unavailability_suspension_and_halts():
     assert (halted["status"], halted["reason"]) == ("True", "RiskHalted") and "30%" in halted["message"]
     conditions = by_type(merge(None, desired(Observed(ready_replicas=1, risk_halted=True)), 1, "T"))
     assert (conditions["Halted"]["status"], conditions["Halted"]["reason"]) == ("True", "MaxDrawdownExceeded")
+
+
+def test_device_ready_says_whether_the_agent_runs_where_the_pod_asked():
+    def device(**observed):
+        return by_type(merge(None, desired(Observed(ready_replicas=1, **observed)), 1, "T"))["DeviceReady"]
+
+    assert device()["status"] == "Unknown"
+    assert (device(device="cpu")["status"], device(device="cpu")["reason"]) == ("True", "RunningOnCPU")
+    assert device(device="cuda")["reason"] == "RunningOnGPU"
+    missing = device(device="cpu", device_problem="1 GPU(s) reserved but none is visible")
+    assert (missing["status"], missing["reason"]) == ("False", "GPUNotVisible") and "none is visible" in missing[
+        "message"
+    ]
+    # the bot still trades on the CPU: Ready is not taken away, the condition (and its Warning Event) says it
+    ready = by_type(merge(None, desired(Observed(ready_replicas=1, device="cpu", device_problem="x")), 1, "T"))
+    assert ready["Ready"]["status"] == "True"
