@@ -96,6 +96,18 @@ def prometheus_binary() -> str:
     return required_tool("prometheus")
 
 
+@pytest.fixture(scope="session")
+def podman_binary() -> str:
+    """podman (Debian's ``podman``, with ``runc``, ``catatonit`` and the CNI plugins): builds and runs the images."""
+    return required_tool("podman")
+
+
+@pytest.fixture(scope="session")
+def debootstrap() -> str:
+    """Debian's ``debootstrap``: makes the base image from Debian's packages (no registry is reachable)."""
+    return required_tool("debootstrap")
+
+
 @pytest.fixture
 def free_tcp_port():
     """A function returning a TCP port on 127.0.0.1 that was free a moment ago."""
