@@ -6,8 +6,10 @@ from __future__ import annotations
 import subprocess
 
 import kubernetes_validate
-import pytest
 import yaml
+
+import tradingbot_operator
+from tradingbot_operator.spec import IMAGE_REPOSITORY
 
 KUBERNETES = "1.32.0"
 
@@ -71,10 +73,42 @@ def test_the_operator_pod_is_restricted_and_runs_one_recreated_replica(kubectl, 
 
 def test_samples_render_as_one_kustomization(kubectl, root):
     names = sorted(o["metadata"]["name"] for o in kustomize(kubectl, root / "config" / "samples"))
-    assert names == ["bot-aapl", "bot-qqq", "bot-spy", "minimal", "options-bot"]
+    assert names == ["bot-aapl", "bot-qqq", "bot-s3", "bot-spy", "minimal", "options-bot"]
 
 
-@pytest.mark.parametrize("dockerfile", ["Dockerfile.bot", "Dockerfile.operator"])
-def test_images_run_as_a_non_root_user(root, dockerfile):
-    text = (root / dockerfile).read_text()
-    assert "USER 10001" in text and "FROM python:3.11" in text
+def test_the_single_file_install_is_config_default_rendered(kubectl, root):
+    rendered = subprocess.run(
+        [kubectl, "kustomize", str(root / "config" / "default")], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+    assert (root / "dist" / "install.yaml").read_text() == rendered, (
+        "dist/install.yaml is stale: run make install-manifest"
+    )
+
+
+def test_the_images_everything_names_are_the_ones_the_release_publishes(kubectl, root):
+    workflow = yaml.safe_load((root / ".github" / "workflows" / "release.yml").read_text())
+    registry = workflow["env"]["REGISTRY"]
+    steps = workflow["jobs"]["images"]["steps"]
+    published = {
+        step["with"]["tags"]
+        .replace("${{ env.REGISTRY }}", registry)
+        .replace("${{ steps.version.outputs.version }}", "V")
+        for step in steps
+        if "docker/build-push-action" in step.get("uses", "")
+    }
+    assert published == {
+        f"{registry}/tradingbot-operator:V",
+        f"{registry}/tradingbot-bot:V",
+        f"{registry}/tradingbot-bot:V-cuda",
+    }
+    version = tradingbot_operator.__version__
+    assert f'version = "{version}"' in (root / "pyproject.toml").read_text()
+    assert f"{IMAGE_REPOSITORY}:V" in published  # the bot image the operator runs by default
+    (deployment,) = [o for o in kustomize(kubectl, root / "config" / "default") if o["kind"] == "Deployment"]
+    assert (
+        f"{deployment['spec']['template']['spec']['containers'][0]['image']}"
+        == f"{registry}/tradingbot-operator:{version}"
+    )
+    readme = (root / "README.md").read_text()
+    for image in published:
+        assert image.replace(":V", ":" + version) in readme
