@@ -125,12 +125,15 @@ def _host_pip_settings() -> dict[str, str]:
 
 
 def _local_paths(value: str) -> list[Path]:
+    """The local paths a pip setting names; a ``file://`` index counts with its parent folder, where a
+    mirror keeps the files its pages link to (``../../files/…``)."""
     paths = []
     for token in value.split():
         path = Path(token.removeprefix("file://"))
         if path.is_absolute() and path.exists():
-            paths.append(path)
+            paths.append(path.parent if token.startswith("file://") and path.is_dir() else path)
     return paths
+
 
 
 def pip_mounts(workdir: Path) -> list[str]:
@@ -144,11 +147,9 @@ def pip_mounts(workdir: Path) -> list[str]:
     with merged.open("w") as handle:
         config.write(handle)
     merged.chmod(0o600)
-    mounts = [f"--volume={merged}:/etc/pip.conf:ro"]
-    for key in _PATH_KEYS:
-        for path in _local_paths(settings.get(key, "")):
-            mounts.append(f"--volume={path}:{path}:ro")
-    return mounts
+    paths = {path for key in _PATH_KEYS for path in _local_paths(settings.get(key, ""))}
+    return [f"--volume={merged}:/etc/pip.conf:ro", *(f"--volume={p}:{p}:ro" for p in sorted(paths))]
+
 
 
 def build(podman: Podman, dockerfile: str, tag: str, base: str, mounts: list[str], *build_args: str) -> None:
