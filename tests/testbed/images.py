@@ -135,7 +135,6 @@ def _local_paths(value: str) -> list[Path]:
     return paths
 
 
-
 def pip_mounts(workdir: Path) -> list[str]:
     """``--volume`` arguments that give a build the host's pip configuration, read-only."""
     settings = {k: v for k, v in _host_pip_settings().items() if k not in ("default-timeout",)}
@@ -149,7 +148,6 @@ def pip_mounts(workdir: Path) -> list[str]:
     merged.chmod(0o600)
     paths = {path for key in _PATH_KEYS for path in _local_paths(settings.get(key, ""))}
     return [f"--volume={merged}:/etc/pip.conf:ro", *(f"--volume={p}:{p}:ro" for p in sorted(paths))]
-
 
 
 def build(podman: Podman, dockerfile: str, tag: str, base: str, mounts: list[str], *build_args: str) -> None:
