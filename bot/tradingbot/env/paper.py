@@ -195,6 +195,9 @@ class PaperTradingEnvironment:
         self.steps = 0
         self.suspended = False
         """While set, no new position is opened; open ones are still managed and can be closed."""
+        self.books_blocked: str | None = None
+        """Why the trade journal takes no writes now; while set nothing trades (a fill that cannot be
+        booked must not happen) and expiring positions wait."""
         for symbol, bars in (history or {}).items():
             for timestamp_ms, price in bars:
                 if symbol in self.symbols and math.isfinite(price) and price > 0:
@@ -259,7 +262,7 @@ class PaperTradingEnvironment:
         """Execute one action per underlying (in ``symbols`` order), advance the market one step."""
         chosen = self._check_actions(actions)
         before = self.portfolio.value
-        held_before = self._held_value_by_symbol()
+        held_before = self.held_value_by_symbol()
         fills: list[Fill] = []
         rejections: list[Rejection] = []
         for i, action in enumerate(chosen):
@@ -283,7 +286,7 @@ class PaperTradingEnvironment:
         flows = dict.fromkeys(self.symbols, 0.0)
         for fill in fills:
             flows[fill.underlying] += fill.cash_delta
-        held_after = self._held_value_by_symbol()
+        held_after = self.held_value_by_symbol()
         symbol_rewards = tuple(step_reward(held_before[s], held_after[s] + flows[s], capital) for s in self.symbols)
         info = StepInfo(
             timestamp_ms=self._snapshot.timestamp_ms,
@@ -304,7 +307,16 @@ class PaperTradingEnvironment:
         done = session_minute(self._snapshot.timestamp_ms) >= SESSION_MINUTES
         return StepResult(self._observation(), reward, done, info)
 
-    def _held_value_by_symbol(self) -> dict[str, float]:
+    def roll_back(self, portfolio: Portfolio, reason: str) -> None:
+        """Steps could not be booked in the journal, so their fills did not happen: continue from
+        ``portfolio`` (the last durable account, marked at the current quotes); nothing trades while
+        ``books_blocked`` holds ``reason``."""
+        self.portfolio = portfolio
+        self._mark_positions()
+        self.books_blocked = reason
+
+    def held_value_by_symbol(self) -> dict[str, float]:
+        """The marked value of the positions on each underlying, USD."""
         values = dict.fromkeys(self.symbols, 0.0)
         for position in self.portfolio.positions.values():
             values[position.contract.underlying] += position.market_value
@@ -342,6 +354,8 @@ class PaperTradingEnvironment:
         """Why ``action`` on underlying ``i`` cannot execute now, or ``None`` if it can."""
         view = self._views[i]
         symbol = self.symbols[i]
+        if self.books_blocked is not None:
+            return f"the trade journal takes no writes ({self.books_blocked}): nothing trades until it does"
         if not view.tradable or view.chain is None:
             return f"no fresh market data for {symbol}"
         order = ACTIONS[action].order
@@ -421,6 +435,8 @@ class PaperTradingEnvironment:
 
     def _expire_positions(self) -> list[Fill]:
         """Sell today's expiring positions at the cut-off; settle expired ones at intrinsic value."""
+        if self.books_blocked is not None:
+            return []
         now = self._snapshot.timestamp_ms
         today = eastern(now).date()
         cutoff = self.config.expiry_cutoff_minutes
@@ -433,12 +449,16 @@ class PaperTradingEnvironment:
                 if contract.underlying != symbol:
                     continue
                 if now >= session_close_ms(contract.expiration):
-                    spot = view.spot if math.isfinite(view.spot) else self._observer.last_price(symbol)
-                    if spot is None:
-                        raise RuntimeError(f"{contract.ticker} expired but {symbol} never had a price")
+                    if math.isfinite(view.spot):
+                        spot, source = view.spot, f"{symbol} mid {view.spot:.2f}"
+                    else:
+                        last = self._observer.last_price(symbol)
+                        if last is None:
+                            raise RuntimeError(f"{contract.ticker} expired but {symbol} never had a price")
+                        spot, source = last, f"{symbol} last price {last:.2f}"
                     value = intrinsic_value(spot, contract.strike, contract.contract_type == "call")
                     settle = value if value >= 0.01 else 0.0
-                    fills.append(self.portfolio.settle(contract.ticker, settle, now))
+                    fills.append(self.portfolio.settle(contract.ticker, settle, now, f"intrinsic of {source}"))
                 elif past_cutoff and contract.expiration == today and view.tradable:
                     bid = _bid_to_sell(view.chain, contract.ticker)
                     if bid is not None:

@@ -6,18 +6,23 @@ bid x 100`` less commission and fees; an expiring position is cash-settled at in
 commission. A position's cost includes the fees paid to open it, so realised P&L is net of fees on
 both sides, and ``value - initial cash == realised P&L + unrealised P&L`` holds at every moment.
 Cash never goes negative: a buy that cannot be paid for is refused before anything changes.
+
+Every change goes through :meth:`Portfolio.apply` of a :class:`Fill`, the same function that rebuilds
+an account from its trade journal: replaying the journal's fills in order gives the very same floats.
+The portfolio keeps no list of fills (the journal is the history): its size is its open positions.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from tradingbot.market.occ import parse_occ
 from tradingbot.market.types import OptionContract
 
 FillKind = Literal["buy", "sell", "expire"]
+FILL_KINDS: tuple[FillKind, ...] = ("buy", "sell", "expire")
 
 
 class TradeRejectedError(ValueError):
@@ -47,7 +52,11 @@ class FeeSchedule:
 
 @dataclass(frozen=True, slots=True)
 class Fill:
-    """One change to the portfolio: ``cash_delta`` is what it did to cash, ``realized_pnl`` what it realised."""
+    """One change to the portfolio: ``cash_delta`` is what it did to cash, ``realized_pnl`` what it realised.
+
+    ``price_source`` says where ``price`` came from: ``ask`` and ``bid`` for trades, and for an expiry
+    the settlement rule and the underlying's price it used (e.g. ``intrinsic of SPY mid 601.23``).
+    """
 
     timestamp_ms: int
     ticker: str
@@ -60,6 +69,7 @@ class Fill:
     fees: float
     cash_delta: float
     realized_pnl: float
+    price_source: str = ""
 
 
 @dataclass(slots=True)
@@ -88,6 +98,11 @@ def _valid_price(price: float) -> bool:
     return math.isfinite(price) and price >= 0
 
 
+def _cost_share(position: Position, quantity: int) -> float:
+    """The part of a position's cost that ``quantity`` of its contracts carry, USD."""
+    return position.cost * quantity / position.quantity
+
+
 class Portfolio:
     """Cash, open positions and the fill ledger of one paper account."""
 
@@ -98,7 +113,6 @@ class Portfolio:
         self.fee_schedule = fees
         self.cash = initial_cash
         self.positions: dict[str, Position] = {}
-        self.fills: list[Fill] = []
         self.realized_pnl = 0.0
         self.trades = 0
         self.closed = 0
@@ -134,16 +148,9 @@ class Portfolio:
             fees,
             -total,
             0.0,
+            "ask",
         )
-        self.cash = max(self.cash - total, 0.0)
-        held = self.positions.get(contract.ticker)
-        if held is None:
-            self.positions[contract.ticker] = Position(contract, quantity, total, ask, timestamp_ms)
-        else:
-            held.quantity += quantity
-            held.cost += total
-        self.trades += 1
-        self.fills.append(fill)
+        self.apply(fill, contract)
         return fill
 
     def sell(self, ticker: str, quantity: int, bid: float, timestamp_ms: int) -> Fill:
@@ -154,15 +161,16 @@ class Portfolio:
         fees = self.fee_schedule
         commission, reg = fees.commission(quantity), fees.fees(quantity)
         proceeds = quantity * bid * position.contract.shares_per_contract - commission - reg
-        return self._close(position, "sell", quantity, bid, commission, reg, proceeds, timestamp_ms)
+        return self._close(position, "sell", quantity, bid, commission, reg, proceeds, timestamp_ms, "bid")
 
-    def settle(self, ticker: str, intrinsic: float, timestamp_ms: int) -> Fill:
-        """Settle a whole expiring position in cash at ``intrinsic`` value per share (no commission)."""
+    def settle(self, ticker: str, intrinsic: float, timestamp_ms: int, source: str = "intrinsic") -> Fill:
+        """Settle a whole expiring position in cash at ``intrinsic`` value per share (no commission);
+        ``source`` records the underlying price it was computed from."""
         position = self._held(ticker, None)
         if not _valid_price(intrinsic):
             raise TradeRejectedError(f"invalid settlement price for {ticker}: {intrinsic!r}")
         proceeds = position.quantity * intrinsic * position.contract.shares_per_contract
-        return self._close(position, "expire", position.quantity, intrinsic, 0.0, 0.0, proceeds, timestamp_ms)
+        return self._close(position, "expire", position.quantity, intrinsic, 0.0, 0.0, proceeds, timestamp_ms, source)
 
     def _held(self, ticker: str, quantity: int | None) -> Position:
         position = self.positions.get(ticker)
@@ -182,9 +190,8 @@ class Portfolio:
         fees: float,
         proceeds: float,
         timestamp_ms: int,
+        source: str,
     ) -> Fill:
-        cost_share = position.cost * quantity / position.quantity
-        realized = proceeds - cost_share
         fill = Fill(
             timestamp_ms,
             position.contract.ticker,
@@ -196,23 +203,55 @@ class Portfolio:
             commission,
             fees,
             proceeds,
-            realized,
+            proceeds - _cost_share(position, quantity),
+            source,
         )
-        self.cash += proceeds
-        self.realized_pnl += realized
-        position.quantity -= quantity
-        position.cost -= cost_share
-        if position.quantity == 0:
-            del self.positions[position.contract.ticker]
-        if kind != "expire":
-            self.trades += 1
-        self.closed += 1
-        self.wins += realized > 0
-        self.fills.append(fill)
+        self.apply(fill)
         return fill
 
+    def apply(self, fill: Fill, contract: OptionContract | None = None) -> None:
+        """Book one fill: the only way cash, positions and the counters change.
+
+        Live trading and the journal's replay both come through here, so a replayed account equals the
+        live one to the last bit. A buy of a contract not held needs its ``contract`` (else it is read
+        from the OCC ticker).
+        """
+        if fill.kind == "buy":
+            held = self.positions.get(fill.ticker)
+            if held is None:
+                listed = contract if contract is not None else parse_occ(fill.ticker)
+                self.positions[fill.ticker] = Position(
+                    listed, fill.quantity, -fill.cash_delta, fill.price, fill.timestamp_ms
+                )
+            else:
+                held.quantity += fill.quantity
+                held.cost -= fill.cash_delta
+            self.cash = max(self.cash + fill.cash_delta, 0.0)
+            self.trades += 1
+            return
+        position = self._held(fill.ticker, fill.quantity)
+        cost_share = _cost_share(position, fill.quantity)
+        self.cash += fill.cash_delta
+        self.realized_pnl += fill.realized_pnl
+        position.quantity -= fill.quantity
+        position.cost -= cost_share
+        if position.quantity == 0:
+            del self.positions[fill.ticker]
+        if fill.kind != "expire":
+            self.trades += 1
+        self.closed += 1
+        self.wins += fill.realized_pnl > 0
+
+    def copy(self) -> Portfolio:
+        """An independent copy (positions included), to roll a step back to."""
+        other = Portfolio(self.initial_cash, self.fee_schedule)
+        other.cash, other.realized_pnl, other.peak_value = self.cash, self.realized_pnl, self.peak_value
+        other.trades, other.closed, other.wins = self.trades, self.closed, self.wins
+        other.positions = {ticker: replace(position) for ticker, position in self.positions.items()}
+        return other
+
     def snapshot(self) -> dict[str, Any]:
-        """The whole account as plain data (for checkpoints and status)."""
+        """The open book and the account's totals as plain data (checkpoints, the journal's opening)."""
         return {
             "initial_cash": self.initial_cash,
             "cash": self.cash,
@@ -225,12 +264,12 @@ class Portfolio:
                 {"ticker": t, "quantity": p.quantity, "cost": p.cost, "mark": p.mark, "opened_ms": p.opened_ms}
                 for t, p in self.positions.items()
             ],
-            "fills": [asdict(f) for f in self.fills],
         }
 
     @classmethod
     def from_snapshot(cls, data: dict[str, Any], fees: FeeSchedule) -> Portfolio:
-        """Rebuild an account from :meth:`snapshot` (fees are today's schedule)."""
+        """Rebuild an account from :meth:`snapshot` (fees are today's schedule). A ``fills`` list in it
+        (checkpoints of format 1) is ignored: the trade journal holds the history now."""
         book = cls(float(data["initial_cash"]), fees)
         book.cash = float(data["cash"])
         book.realized_pnl = float(data["realized_pnl"])
@@ -241,7 +280,6 @@ class Portfolio:
             book.positions[contract.ticker] = Position(
                 contract, int(row["quantity"]), float(row["cost"]), float(row["mark"]), int(row["opened_ms"])
             )
-        book.fills = [Fill(**row) for row in data["fills"]]
         return book
 
     def update_peak(self) -> None:

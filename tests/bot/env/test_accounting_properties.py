@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from tradingbot.env.actions import NUM_ACTIONS
 from tradingbot.env.paper import EnvironmentConfig, PaperTradingEnvironment
-from tradingbot.env.portfolio import FeeSchedule
+from tradingbot.env.portfolio import FeeSchedule, Portfolio
 from tradingbot.market.clock import session_close_ms
 from tradingbot.market.simulator import MarketSimulator, SimulatorConfig
 
@@ -46,9 +46,8 @@ def check_fill_prices(fills, before, after):
             assert fill.price == pytest.approx(intrinsic if intrinsic >= 0.01 else 0.0)
 
 
-def check_ledger(env, fees: FeeSchedule):
+def check_ledger(env, fees: FeeSchedule, fills):
     book = env.portfolio
-    fills = book.fills
     quantity: dict[str, int] = defaultdict(int)
     for fill in fills:
         gross = fill.quantity * fill.price * fill.multiplier
@@ -90,6 +89,18 @@ def check_ledger(env, fees: FeeSchedule):
     assert all(session_close_ms(p.contract.expiration) > now for p in book.positions.values())
 
 
+def check_replay(book: Portfolio, fills, capital: float) -> None:
+    """The fills applied to a fresh account, in order, give this account to the last bit (the journal's replay)."""
+    replayed = Portfolio(capital, FeeSchedule(0.0, 0.0))  # recorded fees are applied, not today's schedule
+    for fill in fills:
+        replayed.apply(fill)
+    assert (replayed.cash, replayed.realized_pnl) == (book.cash, book.realized_pnl)
+    assert (replayed.trades, replayed.closed, replayed.wins) == (book.trades, book.closed, book.wins)
+    assert {t: (p.quantity, p.cost) for t, p in replayed.positions.items()} == {
+        t: (p.quantity, p.cost) for t, p in book.positions.items()
+    }
+
+
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     actions=action_sequences,
@@ -105,11 +116,14 @@ def test_every_figure_reconciles_to_the_fills(actions, seed, capital, cutoff):
         EnvironmentConfig(initial_capital=capital, fees=fees, expiry_cutoff_minutes=cutoff, steps_per_day=13),
     )
     reward_total = 0.0
+    fills = []
     for step in actions:
         before = env.snapshot
         result = env.step(list(step))
+        fills.extend(result.info.fills)
         check_fill_prices(result.info.fills, before, env.snapshot)
-        check_ledger(env, fees)
+        check_ledger(env, fees, fills)
+        check_replay(env.portfolio, fills, capital)
         reward_total += result.reward
         for fill in result.info.fills:
             event(f"fill: {fill.kind}")

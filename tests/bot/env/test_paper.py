@@ -68,7 +68,7 @@ def test_a_masked_action_is_refused_with_a_reason_and_changes_nothing(static_mar
     result = env.step([BUY_ATM_CALL_1W])
     (rejection,) = result.info.rejections
     assert "insufficient cash" in rejection.reason and rejection.symbol == "SPY"
-    assert env.portfolio.cash == 50.0 and not env.portfolio.fills
+    assert env.portfolio.cash == 50.0 and not result.info.fills and env.portfolio.trades == 0
     closing = env.step([CLOSE_ALL])
     assert "nothing sellable" in closing.info.rejections[0].reason
 
@@ -94,7 +94,7 @@ def test_actions_of_the_wrong_range_type_or_count_are_a_clear_error(static_marke
     env = PaperTradingEnvironment(static_market(), EnvironmentConfig())
     with pytest.raises(ValueError, match="action"):
         env.step(actions)
-    assert env.steps == 0 and not env.portfolio.fills
+    assert env.steps == 0 and env.portfolio.trades == 0
 
 
 def test_nan_underlying_price_masks_trading_and_keeps_the_portfolio_intact(static_market):
@@ -102,7 +102,7 @@ def test_nan_underlying_price_masks_trading_and_keeps_the_portfolio_intact(stati
     env = PaperTradingEnvironment(source, EnvironmentConfig())
     env.step([BUY_ATM_CALL_1W])
     env.step([HOLD])
-    before = (env.portfolio.cash, env.portfolio.value, len(env.portfolio.fills))
+    before = (env.portfolio.cash, env.portfolio.value, env.portfolio.trades)
     data = source.snapshot.symbols["SPY"]
     source.snapshot = replace(
         source.snapshot,
@@ -114,7 +114,7 @@ def test_nan_underlying_price_masks_trading_and_keeps_the_portfolio_intact(stati
     env.step([CLOSE_ALL])
     refused = env.step([BUY_ATM_CALL_1W])
     assert "no fresh market data" in refused.info.rejections[0].reason
-    assert (env.portfolio.cash, env.portfolio.value, len(env.portfolio.fills)) == before
+    assert (env.portfolio.cash, env.portfolio.value, env.portfolio.trades) == before
     assert np.isfinite(refused.observation).all()
     assert refused.observation[0, FEATURE_NAMES.index("data_fresh")] == 0.0
 
@@ -127,7 +127,9 @@ def test_nan_option_quotes_make_only_those_contracts_untradable(static_market):
     source.snapshot = replace(source.snapshot, symbols={"SPY": replace(data, chain=replace(data.chain, bid=bid))})
     env = PaperTradingEnvironment(source, EnvironmentConfig())
     result = env.step([BUY_ATM_CALL_1W])
-    assert "no valid quote" in result.info.rejections[0].reason and not env.portfolio.fills
+    assert (
+        "no valid quote" in result.info.rejections[0].reason and not result.info.fills and not env.portfolio.positions
+    )
     assert env.action_mask()[0, ACTION_NAMES.index("buy_put_atm_1w")]
 
 

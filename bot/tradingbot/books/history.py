@@ -1,0 +1,110 @@
+"""``tradingbot trades``: a bot's fills from its trade journal, as a table, CSV or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import sys
+from datetime import datetime, time
+from typing import TextIO
+
+from tradingbot.books.journal import JournalError, JournalFill, bots_in, open_reader, read_fills
+from tradingbot.market.clock import EASTERN, eastern
+
+COLUMNS = (
+    "seq",
+    "time_et",
+    "step",
+    "kind",
+    "quantity",
+    "ticker",
+    "price",
+    "fees",
+    "cash_delta",
+    "realized_pnl",
+    "price_source",
+)
+
+
+def since_ms(text: str) -> int:
+    """Epoch ms of ``YYYY-MM-DD`` (midnight US/Eastern) or an ISO time (US/Eastern unless it says)."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"--since takes YYYY-MM-DD or an ISO time, got {text!r}") from None
+    if len(text) == 10:
+        moment = datetime.combine(moment.date(), time(0, 0))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=EASTERN)
+    return int(moment.timestamp() * 1000)
+
+
+def _row(entry: JournalFill) -> dict[str, object]:
+    fill = entry.fill
+    return {
+        "seq": entry.seq,
+        "time_et": f"{eastern(fill.timestamp_ms):%Y-%m-%d %H:%M}",
+        "step": entry.step,
+        "kind": fill.kind,
+        "quantity": fill.quantity,
+        "ticker": fill.ticker,
+        "price": f"{fill.price:.2f}",
+        "fees": f"{fill.commission + fill.fees:.2f}",
+        "cash_delta": f"{fill.cash_delta:.2f}",
+        "realized_pnl": f"{fill.realized_pnl:.2f}",
+        "price_source": fill.price_source,
+    }
+
+
+def write_trades(fills: list[JournalFill], fmt: str, out: TextIO) -> None:
+    """Write ``fills`` as ``table``, ``csv`` or ``json`` (JSON keeps every figure unrounded)."""
+    if fmt == "json":
+        json.dump([f.as_dict() for f in fills], out, indent=1)
+        out.write("\n")
+        return
+    rows = [_row(f) for f in fills]
+    if fmt == "csv":
+        writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return
+    widths = {c: max([len(c), *(len(str(r[c])) for r in rows)]) for c in COLUMNS}
+    numeric = {"seq", "step", "quantity", "price", "fees", "cash_delta", "realized_pnl"}
+
+    def line(values: dict[str, object]) -> str:
+        cells = [str(values[c]).rjust(widths[c]) if c in numeric else str(values[c]).ljust(widths[c]) for c in COLUMNS]
+        return "  ".join(cells).rstrip()
+
+    out.write(line({c: c for c in COLUMNS}) + "\n")
+    for row in rows:
+        out.write(line(row) + "\n")
+
+
+def print_trades(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    """``tradingbot trades``; the exit code (2 with a message for a journal that cannot be read)."""
+    target = args.journal or os.environ.get("JOURNAL")
+    if not target:
+        print("tradingbot trades: name the journal with --journal or JOURNAL", file=sys.stderr)
+        return 2
+    try:
+        start = since_ms(args.since) if args.since else None
+        backend = open_reader(target)
+        try:
+            bots = bots_in(backend)
+            bot = args.bot or (bots[0] if len(bots) == 1 else None)
+            if bot is None or bot not in bots:
+                known = ", ".join(bots) or "none"
+                raise JournalError(f"name the bot with --bot (this journal holds: {known})")
+            fills = read_fills(backend, bot, 0, args.limit, start, args.symbol)
+        finally:
+            backend.close()
+    except (JournalError, ValueError) as error:
+        print(f"tradingbot trades: {error}", file=sys.stderr)
+        return 2
+    buffer = io.StringIO()
+    write_trades(fills, args.format, buffer)
+    out.write(buffer.getvalue())
+    return 0
