@@ -12,12 +12,14 @@ from tradingbot.agent.checkpoint import (
     Checkpoint,
     CheckpointCorruptError,
     CheckpointIncompatibleError,
-    CheckpointStore,
+    CheckpointWriteError,
+    checkpoint_name,
     checkpoint_paths,
     initial_weights,
     read_checkpoint,
     write_checkpoint,
 )
+from tradingbot.agent.checkpoint_store import CheckpointStore
 from tradingbot.agent.network import NetworkConfig
 from tradingbot.app import build_trader
 from tradingbot.config import load_settings
@@ -51,7 +53,19 @@ def test_checkpoints_are_plain_data_loadable_with_weights_only(small_trader, tmp
     saved_trader(small_trader, tmp_path)
     newest = checkpoint_paths(tmp_path)[-1]
     payload = torch.load(newest, weights_only=True)
-    assert payload["format_version"] == 1 and payload["step"] == 30 and len(payload["config_hash"]) == 16
+    assert payload["format_version"] == 2 and payload["step"] == 30 and len(payload["config_hash"]) == 16
+    assert "fills" not in payload["portfolio"]  # the history is the journal's: checkpoints do not grow with it
+
+
+def test_a_checkpoint_does_not_grow_with_the_number_of_trades(small_trader, tmp_path):
+    trader, _ = saved_trader(small_trader, tmp_path, steps=20)
+    early = checkpoint_paths(tmp_path)[-1].stat().st_size
+    for _ in range(200):
+        trader.tick()
+    trader.save()
+    assert trader.env.portfolio.trades > 100
+    late = checkpoint_paths(tmp_path)[-1].stat().st_size
+    assert late < early * 1.05  # open positions and totals only (a list of every fill grew ~240 KB a 1,000 steps)
 
 
 def test_only_the_newest_k_are_kept_and_no_temporary_file_remains(small_trader, tmp_path):
@@ -82,7 +96,45 @@ def test_garbage_files_never_load(small_trader, small, tmp_path, garbage):
     assert checkpoint is not None and checkpoint.step == 30
 
 
+def test_pruning_never_deletes_the_checkpoint_it_just_wrote_for_newer_corrupt_files(small_trader, small, tmp_path):
+    for step in (500, 600):  # corrupt files with higher numbers than anything this bot will write
+        (tmp_path / checkpoint_name(step)).write_bytes(b"garbage")
+    saved_trader(small_trader, tmp_path, steps=50)
+    names = [p.name for p in checkpoint_paths(tmp_path)]
+    assert names == [checkpoint_name(s) for s in (30, 40, 50, 500, 600)]  # kept: none is provably older
+    assert CheckpointStore(tmp_path).latest(small).step == 50  # a restart resumes from the newest valid one
+
+
+def test_corrupt_files_older_than_a_valid_checkpoint_are_pruned(small_trader, tmp_path):
+    (tmp_path / checkpoint_name(5)).write_bytes(b"garbage")
+    saved_trader(small_trader, tmp_path, steps=20)
+    assert [p.name for p in checkpoint_paths(tmp_path)] == [checkpoint_name(10), checkpoint_name(20)]
+
+
+def test_a_directory_of_only_corrupt_files_is_reported_loudly_and_kept(small, tmp_path, caplog):
+    for step in (10, 20):
+        (tmp_path / checkpoint_name(step)).write_bytes(b"not a checkpoint")
+    store = CheckpointStore(tmp_path)
+    with caplog.at_level(logging.WARNING):
+        assert store.latest(small) is None
+    assert store.corrupt_at_start == [checkpoint_name(10), checkpoint_name(20)]
+    assert "none of the 2 checkpoint files" in caplog.text and "not deleted" in caplog.text
+    assert len(checkpoint_paths(tmp_path)) == 2
+
+
+def test_a_save_that_torch_fails_with_a_runtime_error_is_a_write_error(small_trader, tmp_path, monkeypatch):
+    def full_disk(*args, **kwargs):
+        raise RuntimeError("[enforce fail at inline_container.cc:626] . unexpected pos 64 vs 0\nmore lines")
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    store = CheckpointStore(tmp_path)
+    with pytest.raises(CheckpointWriteError, match=r"RuntimeError: \[enforce fail"):
+        store.save(Checkpoint(step=1, network={}, agent={}))
+    assert not list(tmp_path.iterdir())  # nothing half-written
+
+
 def test_a_file_of_the_wrong_shape_is_corrupt_not_a_crash(small, tmp_path):
+
     torch.save({"format_version": 1, "network": {"x": 1}}, tmp_path / "checkpoint-000000000001.pt")
     torch.save([1, 2, 3], tmp_path / "checkpoint-000000000002.pt")
     assert CheckpointStore(tmp_path).latest(small) is None
