@@ -1,4 +1,4 @@
-"""Command line: ``tradingbot run`` and ``tradingbot serve-market`` (also ``python -m tradingbot …``)."""
+"""Command line: ``tradingbot run``, ``trades`` and ``serve-market`` (also ``python -m tradingbot …``)."""
 
 from __future__ import annotations
 
@@ -15,12 +15,17 @@ from pathlib import Path
 
 from tradingbot import __version__
 from tradingbot.agent.checkpoint import CheckpointIncompatibleError
-from tradingbot.app import Trader, build_trader, run_bot
+from tradingbot.app import build_trader
+from tradingbot.books.history import print_trades
+from tradingbot.books.journal import JournalError
 from tradingbot.config import Settings, SettingsError, load_settings, setting_sources
+from tradingbot.learning import Trader
+from tradingbot.loop import run_bot
 from tradingbot.market.clock import eastern
 from tradingbot.market.massive_server import MarketServer, recorded_frames
 from tradingbot.market.massive_source import FeedError
 from tradingbot.market.simulator import MarketSimulator, SimulatorConfig
+from tradingbot.redaction import redact_logs
 from tradingbot.server import ServerStartError
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -49,6 +54,18 @@ def _parser() -> argparse.ArgumentParser:
             metavar=env,
             help=f"{field.description} [env {env}, default {shown}]",
         )
+    trades = commands.add_parser(
+        "trades",
+        help="print the trade journal's fills",
+        description="Print a bot's fills from its trade journal (a SQLite file, or JOURNAL=postgresql://… in "
+        "the environment), oldest first.",
+    )
+    trades.add_argument("--journal", help="the journal: a SQLite file or a postgresql:// URL [env JOURNAL]")
+    trades.add_argument("--bot", help="whose fills (needed when the journal holds several bots)")
+    trades.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    trades.add_argument("--since", help="fills from this market time on: YYYY-MM-DD or an ISO time (US/Eastern)")
+    trades.add_argument("--symbol", help="fills on this underlying only, e.g. SPY")
+    trades.add_argument("--limit", type=int, help="at most this many fills")
     serve = commands.add_parser(
         "serve-market",
         help="serve Massive's wire protocol on 127.0.0.1 from the simulator or a recording",
@@ -71,6 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve-market":
         return serve_market(args)
+    if args.command == "trades":
+        return print_trades(args)
     try:
         settings = load_settings(os.environ, vars(args))
     except SettingsError as error:
@@ -81,15 +100,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         format=LOG_FORMAT,
         stream=sys.stdout,
     )
+    redact_logs(settings.secret_values())
     if settings.log_dir is not None:
         try:
-            _log_to_files(settings.log_dir)
+            _log_to_files(settings.log_dir, settings.secret_values())
         except OSError as error:
             logging.getLogger("tradingbot").error("cannot start: LOG_DIR/--log-dir %s: %s", settings.log_dir, error)
             return 2
     try:
         trader = build_trader(settings)
-    except (CheckpointIncompatibleError, FeedError, ValueError) as error:
+    except (CheckpointIncompatibleError, FeedError, JournalError, ValueError) as error:
         logging.getLogger("tradingbot").error("cannot start: %s", error)
         return 2
     try:
@@ -135,11 +155,12 @@ def serve_market(args: argparse.Namespace) -> int:
     return 0
 
 
-def _log_to_files(directory: Path) -> None:
+def _log_to_files(directory: Path, secrets: list[str]) -> None:
     """Also log to ``directory/bot.log``, rotated at 10 MB with 5 old files kept (the logs volume)."""
     directory.mkdir(parents=True, exist_ok=True)
     handler = logging.handlers.RotatingFileHandler(directory / "bot.log", maxBytes=10 * 2**20, backupCount=5)
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    redact_logs(secrets, [handler])
     logging.getLogger().addHandler(handler)
 
 

@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from pydantic import (
     BaseModel,
@@ -234,6 +235,15 @@ class Settings(BaseModel):
         "--checkpoint-dir",
         "directory of checkpoints, resumed from at start (the /checkpoints volume)",
     )
+    journal: str | None = _setting(
+        None,
+        "JOURNAL",
+        "--journal",
+        "the trade journal, the account's book of record: a SQLite file, a postgresql:// URL (give it in the "
+        "environment: it holds a password) or memory (nothing kept); unset: journal.sqlite in the checkpoint "
+        "directory",
+        min_length=1,
+    )
     checkpoint_keep: int = _setting(5, "CHECKPOINT_KEEP", "--checkpoint-keep", "newest checkpoints kept", ge=1)
     model_dir: Path | None = _setting(
         None, "MODEL_DIR", "--model-dir", "read-only directory whose newest checkpoint seeds a bot without checkpoints"
@@ -285,6 +295,16 @@ class Settings(BaseModel):
             raise ValueError("--record/RECORD records a Massive session: use it with --source massive")
         return self
 
+    def secret_values(self) -> list[str]:
+        """Every credential the settings hold (the keys, the journal URL's password), for log redaction."""
+        values = [
+            secret.get_secret_value()
+            for secret in (self.s3_access_key, self.s3_secret_key, self.massive_api_key)
+            if secret is not None
+        ]
+        password = _url_password(self.journal) if self.journal else None
+        return [v for v in (*values, password) if v]
+
     def massive_urls(self) -> tuple[str, str]:
         """The stocks and options WebSocket URLs."""
         host = "wss://socket.massive.com" if self.massive_feed == "realtime" else "wss://delayed.massive.com"
@@ -318,6 +338,17 @@ class Settings(BaseModel):
         return value
 
 
+def _url_password(url: str) -> str | None:
+    """The password in a ``scheme://user:password@host`` or ``…?password=`` URL, if any."""
+    parts = urlsplit(url)
+    if parts.password:
+        return unquote(parts.password)
+    for key, value in parse_qsl(parts.query):
+        if key.lower() == "password" and value:
+            return value
+    return None
+
+
 def setting_sources() -> dict[str, tuple[str, str]]:
     """Each setting's (environment variable, flag); the flag is empty for environment-only secrets."""
     sources = {}
@@ -348,6 +379,6 @@ def load_settings(environ: Mapping[str, str], overrides: Mapping[str, object] | 
                 continue
             field = str(problem["loc"][0])
             env, flag = sources.get(field, (field, ""))
-            given = "(hidden)" if field.endswith("_key") else repr(raw.get(field))
+            given = "(hidden)" if field.endswith("_key") or field == "journal" else repr(raw.get(field))
             problems.append(f"{env}{' / ' + flag if flag else ''}: {problem['msg']} (got {given})")
         raise SettingsError("invalid settings:\n  " + "\n  ".join(problems)) from None

@@ -1,6 +1,7 @@
-"""The online learning loop: act, paper-trade, record, train on each fresh rollout, checkpoint.
+"""The online learning loop: act, paper-trade, book, record, train on each fresh rollout, checkpoint.
 
-Every step the agent acts on every underlying and the transition is recorded. Once
+Every step the agent acts on every underlying, the step is booked in the trade journal (before
+anything reports it) and the transition is recorded. Once
 ``update_frequency`` steps have been collected since the last update, PPO trains on exactly those
 steps (the fresh, contiguous, on-policy rollout) and the rollout is closed. Every
 ``save_frequency`` steps, and when the loop stops, a checkpoint is written.
@@ -18,9 +19,11 @@ import numpy as np
 
 from tradingbot.agent.agent import OptionsCLSTMPPOAgent
 from tradingbot.agent.buffer import ExperienceBuffer
-from tradingbot.agent.checkpoint import Checkpoint, CheckpointStore
+from tradingbot.agent.checkpoint import Checkpoint, CheckpointWriteError
+from tradingbot.agent.checkpoint_store import CheckpointStore
 from tradingbot.agent.device import DeviceChoice
 from tradingbot.agent.ppo import TrainMetrics
+from tradingbot.books.bookkeeper import Bookkeeper
 from tradingbot.env.paper import PaperTradingEnvironment, StepResult
 from tradingbot.policies import Policy
 
@@ -37,27 +40,47 @@ class TickReport:
     checkpoint: Path | None = None
 
 
+def book(books: Bookkeeper | None, step: int, result: StepResult) -> StepResult:
+    """``result``, written into the journal's open transaction (a flush makes it durable)."""
+    if books is not None:
+        books.book(step, result)
+    return result
+
+
+def flush(books: Bookkeeper | None) -> bool:
+    """Make every booked step durable before anything reports it; whether it is."""
+    return books.flush() if books is not None else True
+
+
 class BaselineTrader:
     """Trades with a fixed baseline policy; learns nothing, saves nothing."""
 
-    def __init__(self, env: PaperTradingEnvironment, policy: Policy) -> None:
+    def __init__(
+        self, env: PaperTradingEnvironment, policy: Policy, books: Bookkeeper | None = None, step: int = 0
+    ) -> None:
         self.env = env
+        self.books = books
         self.name = policy.name
         self.kind = "baseline"
-        self.step = 0
+        self.step = step
         self._policy = policy
         self._observation = env.observation()
 
     def tick(self) -> TickReport:
-        """One step."""
+        """One step, booked."""
         actions = self._policy.act(self._observation, self.env.action_mask())
-        result = self.env.step(actions)
+        result = book(self.books, self.step + 1, self.env.step(actions))
         self._observation = result.observation
         self.step += 1
         return TickReport([int(a) for a in actions], result)
 
+    def flush(self) -> bool:
+        """Commit the booked steps (before they are reported); whether they are durable."""
+        return flush(self.books)
+
     def finish(self) -> Path | None:
-        """Nothing to save."""
+        """Nothing to save but the books."""
+        self.flush()
         return None
 
 
@@ -76,11 +99,13 @@ class LearningTrader:
         market_state: Callable[[], dict[str, Any]] | None = None,
         step: int = 0,
         device: DeviceChoice | None = None,
+        books: Bookkeeper | None = None,
     ) -> None:
         """``device``: where the agent runs and whether that is what the pod asked for (for ``/status``)."""
         if update_frequency > buffer.capacity:
             raise ValueError(f"update frequency {update_frequency} exceeds the buffer's {buffer.capacity} steps")
         self.env = env
+        self.books = books
         self.agent = agent
         self.buffer = buffer
         self.name = "ppo"
@@ -88,6 +113,7 @@ class LearningTrader:
         self.step = step
         self.last_metrics: TrainMetrics | None = None
         self.save_failures = 0
+        self.last_save_error: str | None = None
         self._update_frequency = update_frequency
         self._save_frequency = save_frequency
         self.store = store
@@ -101,7 +127,7 @@ class LearningTrader:
         observation = self._observation
         mask = self.env.action_mask()
         decision = self.agent.act(observation, mask)
-        result = self.env.step(decision.actions)
+        result = book(self.books, self.step + 1, self.env.step(decision.actions))
         done = np.full(self.agent.streams, result.done)
         self.buffer.add(
             observation,
@@ -131,6 +157,8 @@ class LearningTrader:
         (reported and counted: a full or broken volume must not stop trading)."""
         if self.store is None:
             return None
+        if self.books is not None:
+            self.books.flush(force=True)  # the journal's last step is never older than a checkpoint
         checkpoint = Checkpoint(
             step=self.step,
             network=self.agent.config.as_dict(),
@@ -141,15 +169,22 @@ class LearningTrader:
         )
         try:
             path = self.store.save(checkpoint)
-        except OSError as error:
+        except CheckpointWriteError as error:
             self.save_failures += 1
+            self.last_save_error = str(error)
             log.error("checkpoint at step %d failed (%s); trading goes on, the next save retries", self.step, error)
             return None
+        self.last_save_error = None
         self._saved_step = self.step
         return path
 
+    def flush(self) -> bool:
+        """Commit the booked steps (before they are reported); whether they are durable."""
+        return flush(self.books)
+
     def finish(self) -> Path | None:
-        """The final checkpoint at shutdown (unless this step was just saved)."""
+        """The books committed and the final checkpoint at shutdown (unless this step was just saved)."""
+        self.flush()
         return self.save() if self.step != self._saved_step else None
 
     def metrics_dict(self) -> dict[str, float]:
@@ -161,3 +196,6 @@ class LearningTrader:
         if recent.size:
             figures["mean_step_reward_recent"] = float(recent.sum(axis=1).mean())
         return figures
+
+
+Trader = BaselineTrader | LearningTrader

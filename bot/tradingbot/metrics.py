@@ -2,15 +2,18 @@
 
 The seed's names are kept exactly: ``trading_bot_portfolio_value``, ``trading_bot_win_rate``,
 ``trading_bot_trades_total`` and ``trading_bot_reward_total`` (a gauge: rewards can be negative).
-Labels are bounded: ``symbol`` takes only the configured underlyings, the others fixed sets. Money
-in USD, times in seconds.
+Labels are bounded: ``symbol`` takes only the configured underlyings, ``error_class`` the S3 error in
+effect (one series at a time), the others fixed sets. Money in USD, times in seconds.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from tradingbot.agent.ppo import TrainMetrics
+from tradingbot.agent.s3_mirror import MirrorStatus
 from tradingbot.env.actions import ACTIONS, BuyOption, ClosePositions
 from tradingbot.env.paper import StepInfo
 from tradingbot.env.portfolio import Portfolio
@@ -18,6 +21,16 @@ from tradingbot.env.portfolio import Portfolio
 ACTION_TYPES = ("hold", "buy_call", "buy_put", "close")
 LOSSES = ("policy", "value", "entropy", "approx_kl", "clip_fraction", "explained_variance")
 MARKET_EVENTS = ("quote", "trade", "chain", "aggregate")
+
+
+@dataclass(frozen=True)
+class Safekeeping:
+    """Where the bot's books and learning state stand: totals since start."""
+
+    checkpoint_failures: int = 0
+    journal_failures: int = 0
+    journal_blocked: bool = False
+    s3: MirrorStatus | None = None
 
 
 def action_type(action: int) -> str:
@@ -31,9 +44,12 @@ def action_type(action: int) -> str:
 class BotMetrics:
     """Every metric the bot exports, registered in ``registry``."""
 
-    def __init__(self, symbols: tuple[str, ...]) -> None:
+    def __init__(self, symbols: tuple[str, ...], trades_at_start: int = 0) -> None:
+        """``trades_at_start``: the account's trades before this run (the trades counter counts from it)."""
         self.symbols = symbols
-        self._feed_seen: dict[str, int] = {}
+        self._feed_seen: dict[str, int] = {"trades": trades_at_start}
+        self._s3_error_class: str | None = None
+
         self.registry = r = CollectorRegistry()
         self.portfolio_value = Gauge("trading_bot_portfolio_value", "Cash plus marked positions, USD", registry=r)
         self.win_rate = Gauge("trading_bot_win_rate", "Closed positions with a gain / closed positions", registry=r)
@@ -80,6 +96,33 @@ class BotMetrics:
             "1 while the agent runs on the CPU although the pod reserved GPUs (see /status device.problem)",
             registry=r,
         )
+        self.checkpoint_failures = Counter(
+            "trading_bot_checkpoint_failures",
+            "Checkpoint saves that failed (full, read-only or broken volume)",
+            registry=r,
+        )
+        self.journal_failures = Counter(
+            "trading_bot_journal_failures",
+            "Steps the trade journal could not book (their fills were undone)",
+            registry=r,
+        )
+        self.journal_blocked = Gauge(
+            "trading_bot_journal_blocked", "1 while the trade journal refuses writes (nothing trades)", registry=r
+        )
+        self.s3_uploads = Counter("trading_bot_s3_uploads", "Checkpoints uploaded to S3", registry=r)
+        self.s3_failures = Counter("trading_bot_s3_failures", "Failed S3 mirror passes (each retried)", registry=r)
+        self.s3_pending = Gauge(
+            "trading_bot_s3_pending_checkpoints", "Local checkpoints to keep that S3 does not hold yet", registry=r
+        )
+        self.s3_last_success = Gauge(
+            "trading_bot_s3_last_success_timestamp_seconds", "Unix time S3 last held every kept checkpoint", registry=r
+        )
+        self.s3_last_error = Gauge(
+            "trading_bot_s3_last_error",
+            "1 for the class of the S3 mirror's error while it lasts",
+            ["error_class"],
+            registry=r,
+        )
         self.heartbeat = Gauge(
             "trading_bot_heartbeat_timestamp_seconds", "Unix time of the last completed step", registry=r
         )
@@ -98,7 +141,6 @@ class BotMetrics:
         actions: list[int],
         info: StepInfo,
         reward: float,
-        trades_before: int,
         portfolio: Portfolio,
         seconds: float,
         now: float,
@@ -111,7 +153,8 @@ class BotMetrics:
             self.actions.labels(symbol, action_type(action)).inc()
         for rejection in info.rejections:
             self.rejections.labels(rejection.symbol).inc()
-        self.trades.inc(max(info.trades - trades_before, 0))
+        self.trades.inc(max(portfolio.trades - self._feed_seen.get("trades", 0), 0))  # booked trades only
+        self._feed_seen["trades"] = portfolio.trades
         self.reward_total.inc(reward)
         self.stale_symbols.set(len(info.stale_symbols))
         self.portfolio_value.set(portfolio.value)
@@ -161,6 +204,34 @@ class BotMetrics:
             strict=True,
         ):
             self.losses.labels(loss).set(value)
+
+    def record_safekeeping(self, keeping: Safekeeping) -> None:
+        """Totals since start of the checkpoint, journal and S3 failures (counters advance by the difference)."""
+        for counter, key, total in (
+            (self.checkpoint_failures, "checkpoint_failures", keeping.checkpoint_failures),
+            (self.journal_failures, "journal_failures", keeping.journal_failures),
+        ):
+            counter.inc(max(0, total - self._feed_seen.get(key, 0)))
+            self._feed_seen[key] = total
+        self.journal_blocked.set(float(keeping.journal_blocked))
+        mirror = keeping.s3
+        if mirror is None:
+            return
+        for counter, key, total in (
+            (self.s3_uploads, "s3_uploads", mirror.uploads),
+            (self.s3_failures, "s3_failures", mirror.failures),
+        ):
+            counter.inc(max(0, total - self._feed_seen.get(key, 0)))
+            self._feed_seen[key] = total
+        self.s3_pending.set(mirror.pending)
+        if mirror.last_success_unix is not None:
+            self.s3_last_success.set(mirror.last_success_unix)
+        shown = self._s3_error_class
+        if shown is not None and shown != mirror.last_error_class:
+            self.s3_last_error.remove(shown)
+        if mirror.last_error_class is not None:
+            self.s3_last_error.labels(mirror.last_error_class).set(1)
+        self._s3_error_class = mirror.last_error_class
 
     def record_checkpoint(self, now: float) -> None:
         """A checkpoint was written."""

@@ -1,11 +1,15 @@
-"""The bot's HTTP server (aiohttp, same event loop as the trading loop): /health, /ready, /status, /metrics.
+"""The bot's HTTP server (aiohttp, same event loop as the trading loop): /health, /ready, /status,
+/metrics and /trades.
 
 Handlers only read the latest published :class:`~tradingbot.status.BotStatus` and the metrics registry
 (both safe to read while the trader steps in its worker thread), so a probe never waits for a step.
+``/trades`` reads the trade journal through a connection of its own in a thread, a bounded page at a
+time: it shows only what the journal committed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -14,6 +18,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from tradingbot.books.journal import PAGE_LIMIT, JournalError
 from tradingbot.metrics import BotMetrics
 from tradingbot.status import BotStatus, health, readiness
 
@@ -28,8 +33,9 @@ def make_app(
     stall_s: float,
     max_data_age_s: float,
     clock: Callable[[], float] = time.time,
+    trades: Callable[[int, int], list[dict[str, Any]]] | None = None,
 ) -> web.Application:
-    """The four routes over a status source."""
+    """The routes over a status source; ``trades(after, limit)`` reads a page of the journal (blocking)."""
 
     async def get_health(_: web.Request) -> web.Response:
         ok, body = health(status(), clock(), stall_s)
@@ -58,12 +64,42 @@ def make_app(
         response.charset = "utf-8"
         return response
 
+    async def get_trades(request: web.Request) -> web.Response:
+        if trades is None:
+            return web.json_response({"error": "this bot keeps no trade journal"}, status=404)
+        try:
+            after = _bounded(request.query.get("after", "0"), "after", 0, 2**62)
+            limit = _bounded(request.query.get("limit", str(DEFAULT_PAGE)), "limit", 1, PAGE_LIMIT)
+        except ValueError as error:
+            return web.json_response({"error": str(error)}, status=400)
+        try:
+            page = await asyncio.get_running_loop().run_in_executor(None, trades, after, limit)
+        except JournalError as error:
+            return web.json_response({"error": f"the trade journal cannot be read: {error}"}, status=503)
+        next_after = page[-1]["seq"] if len(page) == limit else None
+        return web.json_response({"trades": page, "after": after, "limit": limit, "next_after": next_after})
+
     app = web.Application()
     app.router.add_get("/health", get_health)
     app.router.add_get("/ready", get_ready)
     app.router.add_get("/status", get_status)
     app.router.add_get("/metrics", get_metrics)
+    app.router.add_get("/trades", get_trades)
     return app
+
+
+DEFAULT_PAGE = 100
+"""Fills per ``/trades`` page unless ``limit`` says otherwise (at most ``PAGE_LIMIT``)."""
+
+
+def _bounded(text: str, name: str, low: int, high: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {text[:40]!r}") from None
+    if not low <= value <= high:
+        raise ValueError(f"{name} must lie in [{low}, {high}], got {value}")
+    return value
 
 
 @asynccontextmanager

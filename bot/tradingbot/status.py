@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from tradingbot import __version__
+from tradingbot.books.urls import redact_url
 from tradingbot.config import Settings
 from tradingbot.env.actions import ACTION_NAMES
 from tradingbot.learning import BaselineTrader, LearningTrader
@@ -29,11 +30,15 @@ class BotStatus:
     feed_connected: bool
     model_loaded: bool
     document: dict[str, Any] = field(default_factory=dict)
+    trading_blocked: str | None = None
+    """Why nothing can trade now although data flows (the trade journal refuses writes)."""
 
 
 def public_settings(settings: Settings) -> dict[str, Any]:
     """The settings as JSON-ready data, credentials replaced by whether they are set."""
     data = settings.model_dump(mode="json", exclude=set(SECRET_SETTINGS))
+    if settings.journal is not None:
+        data["journal"] = redact_url(settings.journal)
     data["s3_credentials"] = "set" if settings.s3_access_key or settings.s3_secret_key else "unset"
     data["massive_api_key"] = "set" if settings.massive_api_key else "unset"
     return data
@@ -79,6 +84,7 @@ def status_document(
         },
         "last_actions": {s: ACTION_NAMES[a] for s, a in zip(settings.symbols, last_actions, strict=True)},
         "steps": trader.step,
+        "journal": journal_status(trader),
         "feed": {"source": settings.source, "connected": True, "reconnects": 0}
         if feed is None
         else {
@@ -103,9 +109,26 @@ def status_document(
             "last_saved_unix": last_checkpoint_unix,
             "saves": store.saves if store is not None else 0,
             "failures": trader.save_failures,
+            "last_error": trader.last_save_error,
+            "corrupt_at_start": list(store.corrupt_at_start) if store is not None else [],
             "s3": asdict(mirror.status) if mirror is not None else None,
         }
     return document
+
+
+def journal_status(trader: BaselineTrader | LearningTrader) -> dict[str, Any] | None:
+    """The ``/status`` ``journal`` section (``None`` without one); its location without a password."""
+    books = trader.books
+    if books is None:
+        return None
+    return {
+        "location": redact_url(books.journal.description),
+        "last_seq": books.journal.last_seq,
+        "commits": books.journal.commits,
+        "failures": books.failures,
+        "blocked": trader.env.books_blocked,
+        "last_error": books.last_error,
+    }
 
 
 def health(status: BotStatus, now: float, stall_s: float) -> tuple[bool, dict[str, Any]]:
@@ -121,6 +144,9 @@ def readiness(status: BotStatus, now: float, max_data_age_s: float) -> tuple[boo
     reasons = []
     if not status.model_loaded:
         reasons.append("no model loaded")
+    if status.trading_blocked is not None:
+        reasons.append(status.trading_blocked)
+
     if not status.feed_connected:
         reasons.append("market feed not connected")
     age = None if status.last_market_data is None else now - status.last_market_data
