@@ -118,6 +118,9 @@ def secret_environment(spec: TradingBotSpec) -> list[Manifest]:
     if spec.market_data.credentials_secret_ref is not None:
         ref = spec.market_data.credentials_secret_ref
         refs.append(("MASSIVE_API_KEY", ref.name, ref.key))
+    if spec.journal.postgres_secret_ref is not None:
+        journal = spec.journal.postgres_secret_ref
+        refs.append(("JOURNAL", journal.name, journal.key))
     if spec.s3 is not None and spec.s3.credentials_secret_ref is not None:
         s3 = spec.s3.credentials_secret_ref
         refs.append(("S3_ACCESS_KEY", s3.name, s3.access_key_id_key))

@@ -215,6 +215,16 @@ class S3(_Model):
     credentials_secret_ref: S3Credentials | None = Field(None, alias="credentialsSecretRef")
 
 
+class JournalSecretRef(_Model):
+    name: SecretName
+    key: SecretKey = "JOURNAL"
+
+
+class Journal(_Model):
+    postgres_secret_ref: JournalSecretRef | None = Field(None, alias="postgresSecretRef")
+    """A Secret holding a ``postgresql://`` URL; unset, the journal is a SQLite file on the checkpoints volume."""
+
+
 class Risk(_Model):
     max_drawdown_percent: int = Field(25, ge=1, le=100, alias="maxDrawdownPercent")
 
@@ -241,6 +251,7 @@ class TradingBotSpec(_Model):
     storage: Storage = Field(default_factory=lambda: Storage.model_validate({}))
     market_data: MarketData = Field(default_factory=lambda: MarketData.model_validate({}), alias="marketData")
     s3: S3 | None = None
+    journal: Journal = Field(default_factory=lambda: Journal.model_validate({}))
     risk: Risk = Field(default_factory=lambda: Risk.model_validate({}))
     monitoring: Monitoring = Field(default_factory=lambda: Monitoring.model_validate({}))
     service_account_name: ObjectName | None = Field(None, alias="serviceAccountName")

@@ -92,6 +92,9 @@ def test_rules_pass_promtool_and_every_alert_has_a_unit_test(monitoring, promtoo
             "TradingBotMarketDataStale",
             "TradingBotNoTrainingUpdate",
             "TradingBotCheckpointTooOld",
+            "TradingBotCheckpointSavesFailing",
+            "TradingBotS3MirrorBehind",
+            "TradingBotJournalBlocked",
             "TradingBotDrawdownHigh",
             "TradingBotDecisionLatencyHigh",
         }

@@ -22,6 +22,7 @@ FULL = {
     "gpu": {"count": 1, "nodeSelector": {"gpu": "a100"}},
     "marketData": {"source": "sim", "credentialsSecretRef": {"name": "massive", "key": "apiKey"}},
     "s3": {"bucket": "bots", "endpoint": "http://minio:9000", "credentialsSecretRef": {"name": "s3"}},
+    "journal": {"postgresSecretRef": {"name": "fleet-journal", "key": "url"}},
     "storage": {"storageClassName": "fast", "logs": {"storageClassName": "cheap"}, "retentionPolicy": "Delete"},
     "monitoring": {"serviceMonitor": "Enabled", "labels": {"release": "kube-prometheus-stack"}},
     "serviceAccountName": "bot-s3-irsa",
@@ -230,9 +231,10 @@ def test_secrets_are_referenced_never_copied():
         "MASSIVE_API_KEY": {"name": "massive", "key": "apiKey"},
         "S3_ACCESS_KEY": {"name": "s3", "key": "S3_ACCESS_KEY"},
         "S3_SECRET_KEY": {"name": "s3", "key": "S3_SECRET_KEY"},
+        "JOURNAL": {"name": "fleet-journal", "key": "url"},
     }
     data = children["ConfigMap/spy"]["data"]
-    assert not {"MASSIVE_API_KEY", "S3_ACCESS_KEY", "S3_SECRET_KEY"} & set(data)
+    assert not {"MASSIVE_API_KEY", "S3_ACCESS_KEY", "S3_SECRET_KEY", "JOURNAL"} & set(data)
     assert data["S3_BUCKET"] == "bots" and data["S3_PREFIX"] == "trading/spy"
 
 
