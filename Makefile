@@ -68,6 +68,7 @@ bench: $(VENV)/.test
 	$(PY) bench/metrics_scrape.py
 	$(PY) bench/operator_reconcile.py
 	$(PY) bench/ingest.py
+	$(PY) bench/journal.py
 
 images:
 	$(ENGINE) build -f Dockerfile.bot --build-arg BASE_IMAGE=$(BASE_IMAGE) --build-arg TORCH=$(TORCH) \
