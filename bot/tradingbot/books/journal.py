@@ -49,6 +49,10 @@ class Backend(Protocol):
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> None: ...
 
+    def lock_schema(self) -> None:
+        """Serialize schema creation with other bots starting against the same database now."""
+        ...
+
     def executemany(self, statement: str, rows: Sequence[Sequence[Any]]) -> None: ...
 
     def query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
@@ -163,6 +167,7 @@ class Journal:
         self.bot = bot
         self.commits = 0
         try:
+            backend.lock_schema()
             for statement in sql.SCHEMA:
                 backend.execute(statement)
             backend.commit()

@@ -14,6 +14,7 @@ import psycopg
 from tradingbot.books.urls import redact_url
 
 CONNECT_TIMEOUT_S = 10
+SCHEMA_LOCK_KEY = 0x7472_6164_6562_6F74  # "tradebot": the advisory lock that serializes schema creation
 
 
 class PostgresBackend:
@@ -29,6 +30,12 @@ class PostgresBackend:
             self._db = psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S, autocommit=False)
         except psycopg.Error as error:
             raise psycopg.OperationalError(f"cannot connect to {redact_url(url)}: {type(error).__name__}") from None
+
+    def lock_schema(self) -> None:
+        """A transaction-scoped advisory lock: two bots creating the tables at once would otherwise race
+        (``CREATE TABLE IF NOT EXISTS`` is not safe against a concurrent one in PostgreSQL)."""
+        self._writing = True
+        self._db.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
         self._writing = True

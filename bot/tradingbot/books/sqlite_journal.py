@@ -37,6 +37,10 @@ class SqliteBackend:
             self._db.execute("BEGIN IMMEDIATE")
             self._in_transaction = True
 
+    def lock_schema(self) -> None:
+        """``BEGIN IMMEDIATE`` takes the database's write lock: schema creation is serialized already."""
+        self._begin()
+
     def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
         self._begin()
         self._db.execute(statement, tuple(params))

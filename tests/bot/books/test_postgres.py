@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
@@ -39,6 +40,16 @@ def run_bot(tmp_path, name, url, *extra):
         tmp_path / f"{name}.log",
         env={"JOURNAL": url},
     )  # fmt: skip
+
+
+def test_bots_starting_at_once_create_the_schema_without_racing(postgres):
+    with psycopg.connect(postgres.url, autocommit=True) as db:
+        db.execute("DROP TABLE IF EXISTS fills, steps, accounts")
+    with ThreadPoolExecutor(8) as pool:
+        journals = list(pool.map(lambda i: open_journal(postgres.url, f"racer-{i}"), range(8)))
+    for journal in journals:
+        assert journal.opening() is None
+        journal.close()
 
 
 def test_bots_share_one_postgres_journal_resume_from_it_and_never_show_its_password(postgres, tmp_path):
