@@ -6,10 +6,13 @@ at the cut-off and settle expired ones at intrinsic value, then compute the rewa
 observation. ``done`` is true at the 16:00 close, which ends a trading episode; in online use the
 portfolio carries on and ``done`` only cuts recurrent state and advantage estimation there.
 
-Nothing trades on unusable data: an underlying whose quote is missing, NaN, crossed or older than
-``max_data_age_s``, or whose chain is empty, has every action but hold masked, and an action that
-is masked when it executes is refused with a reason (reported in ``StepInfo.rejections``) and
-changes nothing.
+Nothing trades on data it cannot trust (the rules are :mod:`tradingbot.market.quality`'s): an
+underlying whose quote is missing, one-sided, crossed, too wide or not fresh (by arrival and by its
+stamp), or whose chain is missing or stale, cannot be bought on; a contract is bought at its ask and
+sold at its bid only while its own quote is valid. Positions are marked at a valid mid only (otherwise
+they keep their last valid mark, whose age is reported), and expiring ones settle from the
+underlying's last valid mid, never from a one-sided quote. An action that is masked when it executes
+is refused with a reason (reported in ``StepInfo.rejections``) and changes nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import NamedTuple
 
 import numpy as np
@@ -38,12 +42,15 @@ from tradingbot.env.portfolio import FeeSchedule, Fill, Portfolio, Position
 from tradingbot.env.reward import step_reward
 from tradingbot.market.clock import SESSION_MINUTES, eastern, session_close_ms, session_minute
 from tradingbot.market.pricing import intrinsic_value
+from tradingbot.market.quality import DataRules, SpreadLimit, quote_problem, staleness
 from tradingbot.market.simulator import TRADING_DAYS_PER_YEAR
 from tradingbot.market.source import MarketSource
 from tradingbot.market.types import BoolArray, MarketSnapshot, OptionChain
 
 Observation = npt.NDArray[np.float32]
 """Shape (n_symbols, OBSERVATION_SIZE), float32."""
+_REFERENCE_DAYS = 10
+"""Sessions of settlement prices kept per underlying."""
 _MAX_STRIKE_MISS = 0.02
 """A buy resolves only to a strike within this fraction of the spot of its target strike."""
 
@@ -59,8 +66,8 @@ class EnvironmentConfig:
     max_open_positions: int = 20
     expiry_cutoff_minutes: float = 45.0
     """Positions expiring today are sold at the bid this many minutes before the close; 0 holds them to settlement."""
-    max_data_age_s: float = 120.0
-    """A quote older than this (seconds, against the snapshot's time) makes its underlying untradable."""
+    data: DataRules = field(default_factory=DataRules)
+    """What data may be traded on: freshness (by arrival and stamp) and quote validity."""
     steps_per_day: int = SESSION_MINUTES
     max_drawdown: float = 1.0
     """New entries halt while the account is this fraction or more below its high-water mark; 1.0 never halts."""
@@ -119,6 +126,15 @@ class StepResult(NamedTuple):
     info: StepInfo
 
 
+@dataclass(frozen=True, slots=True)
+class _Reference:
+    """An underlying's last trustworthy price (a valid quote's mid, or a later trade), for settlement."""
+
+    price: float
+    source: str
+    timestamp_ms: int
+
+
 @dataclass(slots=True)
 class _SymbolView:
     """One underlying at the current snapshot, as the environment may use it."""
@@ -128,18 +144,16 @@ class _SymbolView:
     tradable: bool
     buy_targets: list[int]
     """Chain index of each buy action's contract (in ``BUY_ACTIONS`` order), -1 when none resolves."""
+    problem: str | None = None
+    """Why nothing can be bought on this underlying now (``None`` when it is tradable)."""
 
 
-def _valid_quote(bid: float, ask: float) -> bool:
-    return math.isfinite(bid) and math.isfinite(ask) and 0 <= bid <= ask and ask > 0
-
-
-def _bid_to_sell(chain: OptionChain | None, ticker: str) -> float | None:
-    """The bid a held contract can be sold at now; ``None`` without a listing, a valid quote or a positive bid."""
+def _valid_contract_quote(chain: OptionChain | None, ticker: str, limit: SpreadLimit) -> tuple[float, float] | None:
+    """A held or listed contract's (bid, ask) when it may be traded on or marked at, else ``None``."""
     quote = chain.bid_ask(ticker) if chain is not None else None
-    if quote is None or not _valid_quote(*quote) or quote[0] <= 0:
+    if quote is None or quote_problem(quote[0], quote[1], limit) is not None:
         return None
-    return quote[0]
+    return quote
 
 
 def _resolve_buys(chain: OptionChain, layout: ChainLayout, spot: float, today: int) -> list[int]:
@@ -202,6 +216,8 @@ class PaperTradingEnvironment:
             for timestamp_ms, price in bars:
                 if symbol in self.symbols and math.isfinite(price) and price > 0:
                     self._observer.record(symbol, timestamp_ms, price)
+        self._references: dict[str, dict[date, _Reference]] = {}
+        """Each underlying's last trustworthy price of each recent session (at or before its close)."""
         self._snapshot = source.current()
         self._views = self._observe_market(self._snapshot)
 
@@ -265,6 +281,7 @@ class PaperTradingEnvironment:
         held_before = self.held_value_by_symbol()
         fills: list[Fill] = []
         rejections: list[Rejection] = []
+        untouched: Portfolio | None = None
         for i, action in enumerate(chosen):
             if action == HOLD:
                 continue
@@ -272,9 +289,15 @@ class PaperTradingEnvironment:
             if reason is not None:
                 rejections.append(Rejection(self.symbols[i], action, reason))
                 continue
+            untouched = untouched or self.portfolio.copy()
             fills.extend(self._execute(i, action))
 
-        self._snapshot = self.source.advance()
+        try:
+            self._snapshot = self.source.advance()
+        except BaseException:
+            if untouched is not None:  # a step that cannot complete trades nothing: its fills are undone
+                self.portfolio = untouched
+            raise
         self._views = self._observe_market(self._snapshot)
         self._mark_positions()
         fills.extend(self._expire_positions())
@@ -328,26 +351,41 @@ class PaperTradingEnvironment:
             raise ValueError(f"step() takes one integer action per symbol {list(self.symbols)}, got {actions!r}")
         return [check_action(int(a)).index for a in array]
 
+    def data_problems(self) -> dict[str, str | None]:
+        """Why each underlying cannot be bought on now (``None``: it can); for ``/ready`` and ``/status``."""
+        return {symbol: view.problem for symbol, view in zip(self.symbols, self._views, strict=True)}
+
     def _observe_market(self, snapshot: MarketSnapshot) -> list[_SymbolView]:
         today = eastern(snapshot.timestamp_ms).date().toordinal()
-        max_age_ms = self.config.max_data_age_s * 1000
+        now, rules = snapshot.timestamp_ms, self.config.data
         views = []
         for symbol in self.symbols:
             data = snapshot.symbols.get(symbol)
-            if data is None or not _valid_quote(data.quote.bid, data.quote.ask):
-                views.append(_SymbolView(math.nan, None, False, [-1] * len(BUY_ACTIONS)))
+            if data is None:
+                views.append(_SymbolView(math.nan, None, False, [-1] * len(BUY_ACTIONS), "no market data"))
                 continue
-            spot = data.quote.mid
-            self._observer.record(symbol, snapshot.timestamp_ms, spot)
-            chain: OptionChain | None = data.chain
-            if len(data.chain) == 0 or snapshot.timestamp_ms - data.chain.timestamp_ms > max_age_ms:
-                chain = None
-            fresh = snapshot.timestamp_ms - data.quote.timestamp_ms <= max_age_ms
-            tradable = fresh and chain is not None
+            quote = data.quote
+            spot = math.nan
+            problem = quote_problem(quote.bid, quote.ask, rules.stock_spread)
+            if problem is None:
+                spot = quote.mid
+                self._observer.record(symbol, now, spot)
+                self._remember(symbol, _Reference(spot, "mid", quote.timestamp_ms))
+                problem = staleness(quote.timestamp_ms, data.quote_age_s, now, rules)
+            elif data.trade is not None:
+                self._remember(symbol, _Reference(data.trade.price, "last trade", data.trade.timestamp_ms))
+            chain: OptionChain | None = data.chain if len(data.chain) else None
+            chain_problem = "no option chain" if chain is None else None
+            if chain is not None:
+                chain_problem = staleness(chain.timestamp_ms, data.chain_age_s, now, rules)
+                if chain_problem is not None:
+                    chain = None  # neither traded on nor marked at
+                    chain_problem = f"option chain: {chain_problem}"
+            reason = f"{symbol}: {problem}" if problem else (f"{symbol}: {chain_problem}" if chain_problem else None)
             targets = [-1] * len(BUY_ACTIONS)
-            if tradable and chain is not None:
+            if reason is None and chain is not None:
                 targets = _resolve_buys(chain, self._layouts.layout(chain), spot, today)
-            views.append(_SymbolView(spot, chain, tradable, targets))
+            views.append(_SymbolView(spot, chain, reason is None, targets, reason))
         return views
 
     def _rejection(self, i: int, action: int) -> str | None:
@@ -356,12 +394,12 @@ class PaperTradingEnvironment:
         symbol = self.symbols[i]
         if self.books_blocked is not None:
             return f"the trade journal takes no writes ({self.books_blocked}): nothing trades until it does"
-        if not view.tradable or view.chain is None:
-            return f"no fresh market data for {symbol}"
         order = ACTIONS[action].order
-        if isinstance(order, ClosePositions):
+        if isinstance(order, ClosePositions):  # an exit needs only a fresh chain and a valid quote of its own
             return None if self._sellable(i, order.selector) else f"nothing sellable for {ACTIONS[action].name}"
         assert isinstance(order, BuyOption)
+        if not view.tradable or view.chain is None:
+            return f"no trustworthy market data for {view.problem or symbol}"
         blocked = self.entry_block()
         if blocked is not None:
             return blocked
@@ -371,8 +409,9 @@ class PaperTradingEnvironment:
         chain = view.chain
         contract = chain.contracts[target]
         bid, ask = float(chain.bid[target]), float(chain.ask[target])
-        if not _valid_quote(bid, ask):
-            return f"no valid quote for {contract.ticker}"
+        problem = quote_problem(bid, ask, self.config.data.option_spread)
+        if problem is not None:
+            return f"no valid quote for {contract.ticker}: {problem}"
         quantity = self.config.contracts_per_trade
         held = self.portfolio.positions.get(contract.ticker)
         if held is None and len(self.portfolio.positions) >= self.config.max_open_positions:
@@ -393,7 +432,8 @@ class PaperTradingEnvironment:
         candidates = []
         for position in self.portfolio.positions.values():
             contract = position.contract
-            if contract.underlying != symbol or _bid_to_sell(chain, contract.ticker) is None:
+            limit = self.config.data.option_spread
+            if contract.underlying != symbol or _valid_contract_quote(chain, contract.ticker, limit) is None:
                 continue
             if selector == "calls" and contract.contract_type != "call":
                 continue
@@ -416,22 +456,43 @@ class PaperTradingEnvironment:
         if isinstance(order, ClosePositions):
             fills = []
             for position in self._sellable(i, order.selector):
-                bid = _bid_to_sell(chain, position.contract.ticker)
-                assert bid is not None  # _sellable keeps only positions with a bid
-                fills.append(self.portfolio.sell(position.contract.ticker, position.quantity, bid, timestamp))
+                quote = _valid_contract_quote(chain, position.contract.ticker, self.config.data.option_spread)
+                assert quote is not None  # _sellable keeps only positions with a valid quote
+                fills.append(self.portfolio.sell(position.contract.ticker, position.quantity, quote[0], timestamp))
             return fills
         target = self._views[i].buy_targets[BUY_ACTIONS.index(action)]
         contract = chain.contracts[target]
         return [self.portfolio.buy(contract, self.config.contracts_per_trade, float(chain.ask[target]), timestamp)]
 
+    def _remember(self, symbol: str, reference: _Reference) -> None:
+        """Keep ``reference`` as its day's settlement price if it is that day's latest before the close."""
+        day = eastern(reference.timestamp_ms).date()
+        days = self._references.setdefault(symbol, {})
+        known = days.get(day)
+        if reference.timestamp_ms <= session_close_ms(day) and (
+            known is None or reference.timestamp_ms >= known.timestamp_ms
+        ):
+            days[day] = reference
+            for old in sorted(days)[:-_REFERENCE_DAYS]:  # bounded: a few sessions back
+                del days[old]
+
+    def _settlement_reference(self, symbol: str, expiration: date) -> _Reference | None:
+        """The underlying's last trustworthy price at or before ``expiration``'s close."""
+        days = self._references.get(symbol, {})
+        before = [day for day in days if day <= expiration]
+        return days[max(before)] if before else None
+
     def _mark_positions(self) -> None:
-        """Mark every position at its quote's mid; a position without a usable quote keeps its last mark."""
+        """Mark every position at its quote's mid when the quote is valid; otherwise it keeps its last valid
+        mark (``marked_ms`` says when)."""
         views = dict(zip(self.symbols, self._views, strict=True))
+        limit = self.config.data.option_spread
         for position in self.portfolio.positions.values():
             view = views.get(position.contract.underlying)
-            quote = view.chain.bid_ask(position.contract.ticker) if view is not None and view.chain else None
-            if quote is not None and _valid_quote(*quote):
+            quote = _valid_contract_quote(view.chain if view is not None else None, position.contract.ticker, limit)
+            if quote is not None:
                 position.mark = (quote[0] + quote[1]) / 2
+                position.marked_ms = self._snapshot.timestamp_ms
 
     def _expire_positions(self) -> list[Fill]:
         """Sell today's expiring positions at the cut-off; settle expired ones at intrinsic value."""
@@ -449,20 +510,20 @@ class PaperTradingEnvironment:
                 if contract.underlying != symbol:
                     continue
                 if now >= session_close_ms(contract.expiration):
-                    if math.isfinite(view.spot):
-                        spot, source = view.spot, f"{symbol} mid {view.spot:.2f}"
-                    else:
-                        last = self._observer.last_price(symbol)
-                        if last is None:
-                            raise RuntimeError(f"{contract.ticker} expired but {symbol} never had a price")
-                        spot, source = last, f"{symbol} last price {last:.2f}"
-                    value = intrinsic_value(spot, contract.strike, contract.contract_type == "call")
+                    reference = self._settlement_reference(symbol, contract.expiration)
+                    if reference is None:  # no trustworthy price yet: it settles once there is one
+                        continue
+                    value = intrinsic_value(reference.price, contract.strike, contract.contract_type == "call")
                     settle = value if value >= 0.01 else 0.0
-                    fills.append(self.portfolio.settle(contract.ticker, settle, now, f"intrinsic of {source}"))
-                elif past_cutoff and contract.expiration == today and view.tradable:
-                    bid = _bid_to_sell(view.chain, contract.ticker)
-                    if bid is not None:
-                        fills.append(self.portfolio.sell(contract.ticker, position.quantity, bid, now))
+                    source = (
+                        f"intrinsic of {symbol} {reference.source} {reference.price:.2f} "
+                        f"at {eastern(reference.timestamp_ms):%Y-%m-%d %H:%M} ET"
+                    )
+                    fills.append(self.portfolio.settle(contract.ticker, settle, now, source))
+                elif past_cutoff and contract.expiration == today:
+                    quote = _valid_contract_quote(view.chain, contract.ticker, self.config.data.option_spread)
+                    if quote is not None:
+                        fills.append(self.portfolio.sell(contract.ticker, position.quantity, quote[0], now))
         return fills
 
     def _observation(self) -> Observation:

@@ -80,8 +80,10 @@ class Position:
     quantity: int
     cost: float
     mark: float
-    """Latest mark price per share (the quote's mid), USD."""
+    """Latest mark price per share (the mid of the last valid quote), USD."""
     opened_ms: int
+    marked_ms: int = 0
+    """Market time of that quote, epoch ms (0: not marked since the account was restored)."""
 
     @property
     def market_value(self) -> float:
@@ -221,7 +223,7 @@ class Portfolio:
             if held is None:
                 listed = contract if contract is not None else parse_occ(fill.ticker)
                 self.positions[fill.ticker] = Position(
-                    listed, fill.quantity, -fill.cash_delta, fill.price, fill.timestamp_ms
+                    listed, fill.quantity, -fill.cash_delta, fill.price, fill.timestamp_ms, fill.timestamp_ms
                 )
             else:
                 held.quantity += fill.quantity

@@ -190,6 +190,11 @@ class SymbolSnapshot:
     quote: StockQuote
     trade: StockTrade | None
     chain: OptionChain
+    quote_age_s: float = 0.0
+    """Seconds since ``quote`` arrived here, on this process's clock (0 for data made now, the simulator's);
+    NaN when no quote ever arrived."""
+    chain_age_s: float = 0.0
+    """Seconds since the chain's newest data (snapshot or live quote) arrived here."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from tradingbot.env.paper import EnvironmentConfig, PaperTradingEnvironment
 from tradingbot.env.portfolio import FeeSchedule, Portfolio
 from tradingbot.env.reward import step_reward
 from tradingbot.market.clock import eastern
+from tradingbot.market.quality import DataRules
 from tradingbot.market.simulator import MarketSimulator, SimulatorConfig
 
 BUY_ATM_CALL_1W = ACTION_NAMES.index("buy_call_atm_1w")
@@ -97,7 +98,7 @@ def test_actions_of_the_wrong_range_type_or_count_are_a_clear_error(static_marke
     assert env.steps == 0 and env.portfolio.trades == 0
 
 
-def test_nan_underlying_price_masks_trading_and_keeps_the_portfolio_intact(static_market):
+def test_a_nan_underlying_price_stops_entries_but_not_exits_at_a_valid_bid(static_market):
     source = static_market()
     env = PaperTradingEnvironment(source, EnvironmentConfig())
     env.step([BUY_ATM_CALL_1W])
@@ -110,13 +111,16 @@ def test_nan_underlying_price_masks_trading_and_keeps_the_portfolio_intact(stati
     )
     result = env.step([HOLD])  # the NaN quote arrives with this step
     assert result.info.stale_symbols == ("SPY",)
-    assert not env.action_mask()[0, 1:].any()
-    env.step([CLOSE_ALL])
+    mask = env.action_mask()
+    assert not mask[0, list(BUY_ACTIONS)].any() and mask[0, CLOSE_ALL]  # the option's own quote is valid
     refused = env.step([BUY_ATM_CALL_1W])
-    assert "no fresh market data" in refused.info.rejections[0].reason
+    assert "SPY: no quote" in refused.info.rejections[0].reason
     assert (env.portfolio.cash, env.portfolio.value, env.portfolio.trades) == before
     assert np.isfinite(refused.observation).all()
     assert refused.observation[0, FEATURE_NAMES.index("data_fresh")] == 0.0
+    assert env.data_problems() == {"SPY": "SPY: no quote"}
+    closed = env.step([CLOSE_ALL])
+    assert [f.kind for f in closed.info.fills] == ["sell"] and closed.info.fills[0].price_source == "bid"
 
 
 def test_nan_option_quotes_make_only_those_contracts_untradable(static_market):
@@ -170,8 +174,9 @@ def test_stale_quotes_are_not_traded_on(static_market):
     source.snapshot = replace(
         source.snapshot, symbols={"SPY": replace(data, quote=msgspec.structs.replace(data.quote, timestamp_ms=old))}
     )
-    env = PaperTradingEnvironment(source, EnvironmentConfig(max_data_age_s=120))
+    env = PaperTradingEnvironment(source, EnvironmentConfig(data=DataRules(max_data_age_s=120)))
     assert not env.action_mask()[0, 1:].any()
+    assert env.data_problems() == {"SPY": "SPY: stamped 600 s ago"}
 
 
 def step_until(env, predicate, action=HOLD, limit=5000):
