@@ -6,7 +6,8 @@ the server, are the bottleneck. Each client runs in a fresh process, the order r
 is the median of ``--repeats`` runs of ``--events`` events, timed from the first data event to the
 last:
 
-- ours: ``ClusterConnection`` decoding straight into the shared types and folding them into the feed
+- ours: ``ClusterConnection`` decoding straight into the shared types and folding them (each checked
+  against the subscriptions, as in the bot) into the feed
   state (quotes coalesced, every trade kept and counted);
 - official: ``massive.WebSocketClient`` in its default typed-model mode with ``custom_json=orjson``,
   a handler that only counts the objects, no debug logging;
@@ -124,6 +125,7 @@ async def client_ours(port: int, events: int) -> dict:
     from tradingbot.market.massive_stream import ClusterConnection, FeedState, StreamConfig
 
     state = FeedState()
+    state.subscribe(SYMBOLS)  # as the bot does: every event is checked against the subscriptions
     connection = ClusterConnection("stocks", f"ws://127.0.0.1:{port}/stocks", KEY, StreamConfig(), state)
     connection.subscribe(["Q.*", "T.*"])
     task = asyncio.create_task(connection.run())

@@ -52,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
             dest=name,
             default=None,
             metavar=env,
-            help=f"{field.description} [env {env}, default {shown}]",
+            help=f"{field.description} [env {env}, default {shown}]".replace("%", "%%"),  # argparse formats help
         )
     trades = commands.add_parser(
         "trades",

@@ -26,6 +26,7 @@ from tradingbot.learning import BaselineTrader, LearningTrader, Trader
 from tradingbot.market.massive_rest import RestConfig
 from tradingbot.market.massive_source import MassiveSource, ReplaySource
 from tradingbot.market.massive_stream import StreamConfig
+from tradingbot.market.quality import DataRules, SpreadLimit
 from tradingbot.market.recording import Recorder
 from tradingbot.market.simulator import PRESETS, MarketSimulator, SimulatorConfig
 from tradingbot.market.source import MarketSource
@@ -33,6 +34,16 @@ from tradingbot.policies import make_policy
 from tradingbot.resume import Books, open_books
 
 log = logging.getLogger("tradingbot")
+
+
+def data_rules(settings: Settings) -> DataRules:
+    """What market data may be traded on, from the settings."""
+    return DataRules(
+        settings.max_data_age_s,
+        settings.future_tolerance_s,
+        SpreadLimit(settings.option_spread_abs, settings.option_spread_rel),
+        SpreadLimit(settings.stock_spread_abs, settings.stock_spread_rel),
+    )
 
 
 def environment_config(settings: Settings) -> EnvironmentConfig:
@@ -44,7 +55,7 @@ def environment_config(settings: Settings) -> EnvironmentConfig:
         max_contracts_per_position=settings.max_contracts_per_position,
         max_open_positions=settings.max_open_positions,
         expiry_cutoff_minutes=settings.expiry_cutoff_minutes,
-        max_data_age_s=settings.max_data_age_s,
+        data=data_rules(settings),
         steps_per_day=settings.steps_per_day,
         max_drawdown=settings.max_drawdown_pct / 100.0,
     )
@@ -97,12 +108,19 @@ def market_source(settings: Settings) -> MarketSource:
             RestConfig(base_url=settings.massive_rest_url),
             settings.chain_refresh_s,
             Recorder(settings.record_file) if settings.record_file is not None else None,
+            rules=data_rules(settings),
         )
         live.start()
         return live
     if settings.source == "replay":
         assert settings.replay_file is not None  # enforced by the settings
-        return ReplaySource(settings.replay_file, settings.symbols, settings.replay_step_s, settings.replay_speed)
+        return ReplaySource(
+            settings.replay_file,
+            settings.symbols,
+            settings.replay_step_s,
+            settings.replay_speed,
+            rules=data_rules(settings),
+        )
     return MarketSimulator(
         SimulatorConfig(
             symbols=settings.symbols,

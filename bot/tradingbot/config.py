@@ -182,8 +182,52 @@ class Settings(BaseModel):
         120.0,
         "MAX_DATA_AGE",
         "--max-data-age",
-        "quotes older than this many seconds make an underlying untradable",
+        "data that arrived more than this many seconds ago (or is stamped that old) makes an underlying untradable",
         gt=0,
+        allow_inf_nan=False,
+    )
+    future_tolerance_s: float = _setting(
+        5.0,
+        "FUTURE_TOLERANCE",
+        "--future-tolerance",
+        "data stamped more than this many seconds ahead of this machine's clock is refused (counted, logged)",
+        ge=0,
+        le=300,
+        allow_inf_nan=False,
+    )
+    option_spread_abs: float = _setting(
+        0.20,
+        "OPTION_SPREAD_ABS",
+        "--option-spread-abs",
+        "widest option spread traded on or marked at: this many USD plus OPTION_SPREAD_REL of the mid",
+        ge=0,
+        allow_inf_nan=False,
+    )
+    option_spread_rel: float = _setting(
+        0.04,
+        "OPTION_SPREAD_REL",
+        "--option-spread-rel",
+        "the part of the widest option spread that grows with the mid (0.04: 4 %)",
+        ge=0,
+        le=1,
+        allow_inf_nan=False,
+    )
+    stock_spread_abs: float = _setting(
+        0.05,
+        "STOCK_SPREAD_ABS",
+        "--stock-spread-abs",
+        "widest underlying spread trusted for marks, entries and settlement: this many USD plus STOCK_SPREAD_REL "
+        "of the mid",
+        ge=0,
+        allow_inf_nan=False,
+    )
+    stock_spread_rel: float = _setting(
+        0.002,
+        "STOCK_SPREAD_REL",
+        "--stock-spread-rel",
+        "the part of the widest underlying spread that grows with the mid (0.002: 0.2 %)",
+        ge=0,
+        le=1,
         allow_inf_nan=False,
     )
     max_drawdown_pct: float = _setting(

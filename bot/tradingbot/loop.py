@@ -73,6 +73,7 @@ class _Published:
         self.heartbeat: float | None = None
         self.blocked: str | None = None
         self.last_checkpoint: float | None = None
+        self.data_problems: dict[str, str | None] = {}
         self._feed = feed
 
     def publish(
@@ -80,6 +81,7 @@ class _Published:
     ) -> None:
         """The ``/status`` document of the account as the journal holds it (after a flush)."""
         self.blocked = trader.env.books_blocked
+        self.data_problems = trader.env.data_problems()
         if report.checkpoint is not None:
             self.last_checkpoint = now
         self.document = status_document(settings, trader, report.actions, self.last_checkpoint, feed)
@@ -91,6 +93,7 @@ class _Published:
         return BotStatus(
             self.started, self.heartbeat, last_data, connected, model_loaded=True, document=self.document,
             trading_blocked=blocked,
+            data_problems=self.data_problems,
         )  # fmt: skip
 
 

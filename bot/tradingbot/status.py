@@ -7,6 +7,7 @@ part of it: the settings are copied without the credential fields, whose presenc
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -32,6 +33,8 @@ class BotStatus:
     document: dict[str, Any] = field(default_factory=dict)
     trading_blocked: str | None = None
     """Why nothing can trade now although data flows (the trade journal refuses writes)."""
+    data_problems: Mapping[str, str | None] = field(default_factory=dict)
+    """Each underlying's reason not to trust its data now (``None``: tradable)."""
 
 
 def public_settings(settings: Settings) -> dict[str, Any]:
@@ -69,6 +72,7 @@ def status_document(
                     "ticker": t,
                     "quantity": p.quantity,
                     "mark": p.mark,
+                    "marked_ms": p.marked_ms,
                     "cost": p.cost,
                     "unrealized_pnl": p.unrealized_pnl,
                     "expiration": p.contract.expiration.isoformat(),
@@ -84,6 +88,7 @@ def status_document(
         },
         "last_actions": {s: ACTION_NAMES[a] for s, a in zip(settings.symbols, last_actions, strict=True)},
         "steps": trader.step,
+        "data": {symbol: problem or "tradable" for symbol, problem in trader.env.data_problems().items()},
         "journal": journal_status(trader),
         "feed": {"source": settings.source, "connected": True, "reconnects": 0}
         if feed is None
@@ -146,6 +151,9 @@ def readiness(status: BotStatus, now: float, max_data_age_s: float) -> tuple[boo
         reasons.append("no model loaded")
     if status.trading_blocked is not None:
         reasons.append(status.trading_blocked)
+    problems = status.data_problems
+    if problems and all(problem is not None for problem in problems.values()):
+        reasons.append("nothing is tradable: " + "; ".join(str(p) for p in problems.values()))
 
     if not status.feed_connected:
         reasons.append("market feed not connected")

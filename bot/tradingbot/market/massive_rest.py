@@ -4,6 +4,10 @@ Authentication is the ``Authorization: Bearer`` header (never the query string, 
 URL that could be logged). ``next_url`` pages are followed on the configured base URL. 429 waits for
 ``Retry-After`` (or backs off exponentially), 5xx and connection errors back off and retry; 401 and 403
 are :class:`MassiveRestError` with ``fatal`` set: a key or plan problem that retrying cannot fix.
+
+Pagination is bounded whatever the server sends: at most ``max_pages`` pages and ``max_results`` results
+per listing, and a ``next_url`` seen before (a loop) ends the listing with an error instead of a
+runaway fetch.
 """
 
 from __future__ import annotations
@@ -11,12 +15,15 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+
+from tradingbot.backoff import Backoff
 
 RETRYABLE = frozenset({413, 429, 499, 500, 502, 503, 504})
 
@@ -39,6 +46,10 @@ class RestConfig:
     backoff_s: float = 0.5
     backoff_max_s: float = 30.0
     page_limit: int = 250
+    max_pages: int = 100
+    """Pages per listing at most (a chain of ±20 % strikes over 45 days fits in about 20 of 250)."""
+    max_results: int = 50_000
+    """Results per listing at most (whatever page sizes the server uses)."""
 
 
 class MassiveRest:
@@ -54,7 +65,7 @@ class MassiveRest:
         """GET ``path`` (with its query) on the base URL; the decoded JSON body."""
         url = self.config.base_url.rstrip("/") + path
         where = f"Massive REST {path.split('?', maxsplit=1)[0]}"
-        delay = self.config.backoff_s
+        backoff = Backoff(self.config.backoff_s, self.config.backoff_max_s)
         for attempt in range(self.config.retries + 1):
             wait: float | None = None
             try:
@@ -80,8 +91,7 @@ class MassiveRest:
             if attempt == self.config.retries:
                 break
             self.retries_done += 1
-            await asyncio.sleep(wait if wait is not None else delay)
-            delay = min(delay * 2, self.config.backoff_max_s)
+            await asyncio.sleep(backoff.next(at_least_s=wait or 0.0))
         raise MassiveRestError(f"{where}: still failing after {self.config.retries} retries")
 
     async def option_chain(
@@ -93,38 +103,45 @@ class MassiveRest:
             params["expiration_date.lte"] = expiration_lte.isoformat()
         if strikes is not None:
             params["strike_price.gte"], params["strike_price.lte"] = f"{strikes[0]:.2f}", f"{strikes[1]:.2f}"
-        path: str | None = f"/v3/snapshot/options/{underlying}"
-        query: dict[str, str] | None = params
-        results: list[dict[str, Any]] = []
-        while path is not None:
-            body = await self.get(path, query)
-            page = body.get("results") or []
-            results.extend(item for item in page if isinstance(item, dict))
-            next_url = body.get("next_url")
-            if not isinstance(next_url, str) or not next_url:
-                break
-            parts = urlsplit(next_url)  # follow on our base URL, with header auth
-            path, query = parts.path + (f"?{parts.query}" if parts.query else ""), None
-        return results
+        return [item async for item in self._listing(f"/v3/snapshot/options/{underlying}", params)]
 
     async def minute_bars(self, ticker: str, from_ms: int, to_ms: int) -> list[tuple[int, float]]:
         """Minute closes of ``ticker`` (``/v2/aggs``) between two epoch-ms instants: ``(start_ms, close)``."""
-        path: str | None = f"/v2/aggs/ticker/{ticker}/range/1/minute/{from_ms}/{to_ms}"
-        query: dict[str, str] | None = {"adjusted": "true", "sort": "asc", "limit": "50000"}
+        path = f"/v2/aggs/ticker/{ticker}/range/1/minute/{from_ms}/{to_ms}"
         bars: list[tuple[int, float]] = []
-        while path is not None:
-            body = await self.get(path, query)
-            for bar in body.get("results") or []:
-                t, close = (bar.get("t"), bar.get("c")) if isinstance(bar, dict) else (None, None)
-                valid = isinstance(close, int | float) and math.isfinite(close) and close > 0
-                if isinstance(t, int) and not isinstance(t, bool) and valid:
-                    bars.append((t, float(close)))  # type: ignore[arg-type]  # checked just above
+        async for bar in self._listing(path, {"adjusted": "true", "sort": "asc", "limit": "50000"}):
+            t, close = bar.get("t"), bar.get("c")
+            valid = isinstance(close, int | float) and math.isfinite(close) and close > 0
+            if isinstance(t, int) and not isinstance(t, bool) and valid:
+                bars.append((t, float(close)))  # type: ignore[arg-type]  # checked just above
+        return bars
+
+    async def _listing(self, path: str, query: dict[str, str]) -> AsyncIterator[dict[str, Any]]:
+        """Every result of a paged listing, following ``next_url`` on our base URL (header auth), bounded."""
+        seen: set[str] = set()
+        where = f"Massive REST {path}"
+        current: tuple[str, dict[str, str] | None] | None = (path, query)
+        pages = results = 0
+        while current is not None:
+            pages += 1
+            if pages > self.config.max_pages:
+                raise MassiveRestError(f"{where}: more than {self.config.max_pages} pages; the listing is cut off")
+            body = await self.get(*current)
+            for item in body.get("results") or []:
+                if isinstance(item, dict):
+                    results += 1
+                    if results > self.config.max_results:
+                        raise MassiveRestError(f"{where}: more than {self.config.max_results} results")
+                    yield item
             next_url = body.get("next_url")
             if not isinstance(next_url, str) or not next_url:
-                break
+                return
             parts = urlsplit(next_url)
-            path, query = parts.path + (f"?{parts.query}" if parts.query else ""), None
-        return bars
+            following = parts.path + (f"?{parts.query}" if parts.query else "")
+            if following in seen or following == path:
+                raise MassiveRestError(f"{where}: next_url repeats an earlier page (page {pages}): a pagination loop")
+            seen.add(following)
+            current = (following, None)
 
 
 def _message(text: str, status: int) -> str:

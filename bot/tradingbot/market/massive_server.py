@@ -12,7 +12,13 @@
 The market comes from the simulator (one step per ``interval_s``, its prices stamped with the wall
 clock as live data is; start it on today's date so that its expiries are current) or from a recording
 (replayed as recorded). :class:`Faults` switches on misbehaviour for tests: drop the connection, send garbage, stall
-(no data, no pongs), refuse keys, evict slow consumers.
+(no data, no pongs), refuse keys, evict slow consumers, stamp quotes in the future, send one-sided or
+crossed quotes, loop the chain's ``next_url``, flood quotes of symbols nobody subscribed to.
+
+The REST side follows the real API where its official client relies on it: chain filters
+(``expiration_date``, ``strike_price`` and ``contract_type`` with ``.gte/.lte/.gt/.lt``), a
+single-contract snapshot (``/v3/snapshot/options/{underlying}/{contract}``), minute bars over epoch-ms
+or ``YYYY-MM-DD`` ranges, and a 400 with a JSON error for a bad ``limit`` or ``cursor``.
 """
 
 from __future__ import annotations
@@ -23,14 +29,19 @@ import gzip
 import json
 import logging
 import math
+import operator
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime
+from datetime import time as datetime_time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from tradingbot.market.clock import EASTERN
 from tradingbot.market.source import MarketSource
 from tradingbot.market.types import MarketSnapshot, OptionChain
 
@@ -59,6 +70,16 @@ class Faults:
     waited :data:`SEND_TIMEOUT_S`."""
     rate_limit_every: int = 0
     """Every n-th REST request answers 429; 0: never."""
+    future_ms: int = 0
+    """Stamp every quote this many milliseconds ahead of the clock."""
+    one_sided: bool = False
+    """Underlying quotes without a bid (``bp`` 0, which the wire allows)."""
+    crossed: bool = False
+    """Underlying quotes with the bid above the ask."""
+    next_url_loop: bool = False
+    """Every chain page's ``next_url`` points back to the same page."""
+    flood_unsubscribed: int = 0
+    """Each tick, this many quotes of symbols (stocks) or contracts (options) nobody subscribed to."""
 
 
 @dataclass
@@ -137,6 +158,32 @@ def snapshot_events(snapshot: MarketSnapshot, cluster: str, topics: set[str], no
                 events.append(
                     _quote(contract.ticker, float(chain.bid[i]), 10, float(chain.ask[i]), 10, chain.timestamp_ms)
                 )
+    return events
+
+
+def distort(events: list[dict[str, Any]], faults: Faults) -> list[dict[str, Any]]:
+    """``events`` with the quote faults switched on: future stamps, one-sided or crossed underlying quotes."""
+    for event in events:
+        if event.get("ev") != "Q":
+            continue
+        if faults.future_ms:
+            event["t"] += faults.future_ms
+        if str(event["sym"]).startswith("O:"):
+            continue
+        if faults.one_sided:
+            event["bp"], event["bs"] = 0.0, 0
+        if faults.crossed:
+            event["bp"], event["ap"] = event["ap"] + 1.0, event["bp"]
+    return events
+
+
+def flood(cluster: str, count: int, now_ms: int) -> list[dict[str, Any]]:
+    """``count`` quotes of distinct made-up symbols (stocks) or contracts (options) nobody subscribed to."""
+    events = []
+    for i in range(count):
+        stamp = now_ms % 10**7  # new names every tick: a client that keeps them would grow without bound
+        symbol = f"Z{stamp:07d}{i:05d}" if cluster == "stocks" else f"O:ZZ{stamp:07d}C{i:08d}"
+        events.append(_quote(symbol, 1.0, 1, 1.01, 1, now_ms))
     return events
 
 
@@ -243,6 +290,7 @@ class MarketServer:
         app.router.add_get("/stocks", self._websocket)
         app.router.add_get("/options", self._websocket)
         app.router.add_get("/v3/snapshot/options/{underlying}", self._chain)
+        app.router.add_get("/v3/snapshot/options/{underlying}/{contract}", self._contract)
         app.router.add_get("/v2/aggs/ticker/{ticker}/range/1/minute/{start}/{end}", self._bars)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=CLOSE_TIMEOUT_S)
         await self._runner.setup()
@@ -271,7 +319,9 @@ class MarketServer:
             self._snapshot = self.market.advance()
             for session in list(self.sessions.values()):
                 if session.key is not None and session.topics and not self.faults.stall:
-                    events = snapshot_events(self._snapshot, session.cluster, session.topics, _now_ms())
+                    now = _now_ms()
+                    events = distort(snapshot_events(self._snapshot, session.cluster, session.topics, now), self.faults)
+                    events += flood(session.cluster, self.faults.flood_unsubscribed, now)
                     if events:
                         await self._send_data(session, json.dumps(events))
 
@@ -404,9 +454,10 @@ class MarketServer:
         if not _authorized(request, self.api_keys):
             return web.json_response({"status": "ERROR", "request_id": "local", "error": "Unknown API Key"}, status=401)
         try:
-            start, end = int(request.match_info["start"]), int(request.match_info["end"])
+            start = _instant(request.match_info["start"], end_of_day=False)
+            end = _instant(request.match_info["end"], end_of_day=True)
         except ValueError:
-            return web.json_response({"status": "ERROR", "error": "from and to must be epoch ms here"}, status=400)
+            return _bad_request("from and to must be YYYY-MM-DD or epoch milliseconds")
         ticker = request.match_info["ticker"]
         bars = [
             {"t": t, "o": c, "h": c, "l": c, "c": c, "v": 100, "vw": c, "n": 1}
@@ -435,18 +486,39 @@ class MarketServer:
                 status=429,
                 headers={"Retry-After": "0"},
             )
+        try:
+            limit = _integer(request.query.get("limit", "10"), "limit", 1, PAGE_LIMIT)
+            start = _integer(request.query.get("cursor", "0"), "cursor", 0, 10**9)
+            wanted = _chain_filter(request.query)
+        except ValueError as error:
+            return _bad_request(str(error))
         underlying = request.match_info["underlying"]
         snapshot = self._snapshot
         data = snapshot.symbols.get(underlying) if snapshot is not None else None
         if data is None:
             return web.json_response({"status": "OK", "request_id": "local", "results": []})
-        results = chain_results(data.chain, data.quote.mid, _now_ms())
-        limit = min(int(request.query.get("limit", "10")), PAGE_LIMIT)
-        start = int(request.query.get("cursor", "0"))
+        results = [item for item in chain_results(data.chain, data.quote.mid, _now_ms()) if wanted(item["details"])]
         body: dict[str, Any] = {"status": "OK", "request_id": "local", "results": results[start : start + limit]}
-        if start + limit < len(results):
-            body["next_url"] = f"{self.url}/v3/snapshot/options/{underlying}?cursor={start + limit}&limit={limit}"
+        base = f"{self.url}/v3/snapshot/options/{underlying}?"
+        if self.faults.next_url_loop:
+            body["next_url"] = base + urlencode({**request.query, "cursor": start})
+        elif start + limit < len(results):
+            body["next_url"] = base + urlencode({**request.query, "cursor": start + limit, "limit": limit})
         return web.json_response(body)
+
+    async def _contract(self, request: web.Request) -> web.Response:
+        self.rest_requests += 1
+        if not _authorized(request, self.api_keys):
+            return web.json_response({"status": "ERROR", "request_id": "local", "error": "Unknown API Key"}, status=401)
+        snapshot = self._snapshot
+        data = snapshot.symbols.get(request.match_info["underlying"]) if snapshot is not None else None
+        ticker = request.match_info["contract"]
+        if data is None or ticker not in data.chain.index:
+            return web.json_response(
+                {"status": "NOT_FOUND", "request_id": "local", "error": "no such contract"}, status=404
+            )
+        (item,) = [r for r in chain_results(data.chain, data.quote.mid, _now_ms()) if r["details"]["ticker"] == ticker]
+        return web.json_response({"status": "OK", "request_id": "local", "results": item})
 
 
 def websocket_frames(frames: list[str]) -> bytes:
@@ -463,6 +535,62 @@ def websocket_frames(frames: list[str]) -> bytes:
             out += bytes((0x81, 127)) + size.to_bytes(8, "big")
         out += payload
     return bytes(out)
+
+
+def _bad_request(message: str) -> web.Response:
+    return web.json_response({"status": "ERROR", "request_id": "local", "error": message}, status=400)
+
+
+def _integer(text: str, name: str, low: int, high: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {text[:40]!r}") from None
+    if not low <= value <= high:
+        raise ValueError(f"{name} must lie in [{low}, {high}], got {value}")
+    return value
+
+
+def _instant(text: str, end_of_day: bool) -> int:
+    """Epoch ms of an aggregates bound: epoch ms, or a ``YYYY-MM-DD`` day (its start or end, US/Eastern)."""
+    if text.isdigit():
+        return int(text)
+    day = date.fromisoformat(text)
+    moment = datetime.combine(day, datetime_time.max if end_of_day else datetime_time.min, EASTERN)
+    return int(moment.timestamp() * 1000)
+
+
+_OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
+    "": operator.eq,
+    ".gte": operator.ge,
+    ".lte": operator.le,
+    ".gt": operator.gt,
+    ".lt": operator.lt,
+}
+
+
+def _chain_filter(query: Mapping[str, str]) -> Callable[[dict[str, Any]], bool]:
+    """The chain snapshot's filters as a predicate over a result's ``details`` (a bad value: ValueError)."""
+    tests: list[tuple[str, Callable[[Any, Any], bool], Any]] = []
+    for name, parse in (("strike_price", float), ("expiration_date", date.fromisoformat), ("contract_type", str)):
+        for suffix, compare in _OPERATORS.items():
+            raw = query.get(name + suffix)
+            if raw is None:
+                continue
+            try:
+                value = parse(raw)
+            except ValueError:
+                raise ValueError(f"{name}{suffix}: not a valid value: {raw[:40]!r}") from None
+            tests.append((name, compare, value))
+
+    def wanted(details: dict[str, Any]) -> bool:
+        for name, compare, value in tests:
+            field_value = date.fromisoformat(details[name]) if name == "expiration_date" else details[name]
+            if not compare(field_value, value):
+                return False
+        return True
+
+    return wanted
 
 
 def _authorized(request: web.Request, keys: set[str]) -> bool:

@@ -26,12 +26,22 @@ from tradingbot.market.massive_chain import build_chain, nearest_contracts, pars
 from tradingbot.market.massive_rest import MassiveRest, MassiveRestError, RestConfig
 from tradingbot.market.massive_stream import FeedState, MassiveAuthError, MassiveRealtimeStream, StreamConfig
 from tradingbot.market.massive_wire import FrameDecoder
+from tradingbot.market.quality import DataRules, quote_problem
 from tradingbot.market.recording import Recorder, read_recording
 from tradingbot.market.types import MarketSnapshot, OptionContract, StockQuote, SymbolSnapshot
 
 log = logging.getLogger("tradingbot.massive")
-ChainBase = tuple[list[tuple[OptionContract, dict[str, float]]], int]
-"""A parsed chain snapshot and the epoch ms it was taken."""
+
+
+@dataclass(frozen=True)
+class ChainBase:
+    """A parsed REST chain snapshot: the epoch ms it was taken, and when it arrived (arrival clock, s)."""
+
+    contracts: list[tuple[OptionContract, dict[str, float]]]
+    taken_ms: int
+    arrived: float
+
+
 MAX_EXPIRY_DAYS = 45
 STRIKE_BAND = 0.2
 MAX_OPTION_QUOTES = 1000
@@ -59,20 +69,37 @@ class FeedStatus:
 
 
 def build_snapshot(
-    symbols: tuple[str, ...], state: FeedState, chains: dict[str, ChainBase], now_ms: int
+    symbols: tuple[str, ...],
+    state: FeedState,
+    chains: dict[str, ChainBase],
+    now_ms: int,
+    arrival_now: float,
+    rules: DataRules,
 ) -> MarketSnapshot:
-    """The market at ``now_ms`` from the feed's newest data and chain snapshots."""
+    """The market at ``now_ms`` (epoch ms) from the feed's newest data and chain snapshots.
+
+    Ages are by arrival (``arrival_now`` on the feed's arrival clock). A live option quote replaces the
+    snapshot's only while it is fresh by arrival and not stamped beyond the future tolerance; whether a
+    quote is valid is the environment's to judge, so one-sided or crossed quotes come through as they are.
+    """
     with state.lock:
         stock_quotes = dict(state.stock_quotes)
         stock_trades = dict(state.stock_trades)
         option_quotes = dict(state.option_quotes)
+        arrived = dict(state.arrived)
+    latest_ms = now_ms + rules.future_tolerance_s * 1000
+    live = {
+        ticker: quote
+        for ticker, quote in option_quotes.items()
+        if arrival_now - arrived.get(ticker, -math.inf) <= rules.max_data_age_s and quote.timestamp_ms <= latest_ms
+    }
     out = {}
     for symbol in symbols:
         quote = stock_quotes.get(symbol) or StockQuote(symbol, math.nan, 0, math.nan, 0, 1)
-        spot = quote.mid
-        base, taken_ms = chains.get(symbol, ([], 0))
-        chain = build_chain(symbol, base, taken_ms, option_quotes, spot, now_ms)
-        out[symbol] = SymbolSnapshot(quote, stock_trades.get(symbol), chain)
+        base = chains.get(symbol) or ChainBase([], 0, -math.inf)
+        chain = build_chain(symbol, base.contracts, base.taken_ms, live, quote.mid, now_ms)
+        quote_age = arrival_now - arrived[symbol] if symbol in arrived else math.nan
+        out[symbol] = SymbolSnapshot(quote, stock_trades.get(symbol), chain, quote_age, arrival_now - base.arrived)
     return MarketSnapshot(now_ms, out)
 
 
@@ -88,8 +115,13 @@ class MassiveSource:
         chain_refresh_s: float = 60.0,
         recorder: Recorder | None = None,
         clock: Callable[[], float] = time.time,
+        rules: DataRules | None = None,
+        arrival_clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``clock``: wall-clock seconds (decision times); ``arrival_clock``: when data arrives (monotonic)."""
         self._symbols = symbols
+        self.rules = rules or DataRules()
+        self._arrival = arrival_clock
         self._key = api_key
         self._rest_config = rest
         self.chain_refresh_s = chain_refresh_s
@@ -101,6 +133,7 @@ class MassiveSource:
         """Minute closes (epoch ms, USD) before the start, per symbol, for the environment's warm-up."""
         self.fatal: str | None = None
         self.rest_failures = 0
+        self.last_chain_error: str | None = None
         self.trades_seen = 0
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -125,7 +158,8 @@ class MassiveSource:
             raise FeedError(self.fatal)
 
     def current(self) -> MarketSnapshot:
-        return build_snapshot(self._symbols, self.stream.state, dict(self.chains), int(self._clock() * 1000))
+        now_ms = int(self._clock() * 1000)
+        return build_snapshot(self._symbols, self.stream.state, dict(self.chains), now_ms, self._arrival(), self.rules)
 
     def advance(self) -> MarketSnapshot:
         """The newest data (live time moves by itself; ``STEP_INTERVAL`` paces the decisions)."""
@@ -149,13 +183,23 @@ class MassiveSource:
                 "unknown_events": sum(s.unknown_events for s in stats.values()),
                 "invalid_events": sum(s.invalid_events for s in stats.values()),
                 "chain_refresh_failures": self.rest_failures,
+                "last_chain_error": self.last_chain_error,
+                "unsubscribed_dropped": state.unsubscribed_dropped,
                 "error": self.fatal,
+                "recording": None
+                if self.recorder is None
+                else {"entries": self.recorder.entries, "failed": self.recorder.failed},
             },
         )
 
     def close(self) -> None:
-        if self._loop is not None and self._task is not None:
-            self._loop.call_soon_threadsafe(self._task.cancel)
+        """Stop the feed's thread (it may have stopped already: after a fatal error its loop is closed)."""
+        loop, task = self._loop, self._task
+        if loop is not None and task is not None and self._thread.is_alive():
+            try:
+                loop.call_soon_threadsafe(task.cancel)
+            except RuntimeError:  # the loop closed between the check and the call: the thread is ending anyway
+                log.debug("the feed's loop closed while stopping it")
         self._thread.join(10)
         if self.recorder is not None:
             self.recorder.close()
@@ -184,7 +228,7 @@ class MassiveSource:
             await work
         except (MassiveAuthError, MassiveRestError) as error:
             self.fatal = str(error)
-            log.error("Massive feed stopped: %s", error)
+            log.info("Massive feed stopped: %s", error)  # the bot stops on it and says so, once, at ERROR
             raise
 
     async def _refresh_chains(self, rest: MassiveRest) -> None:
@@ -200,9 +244,9 @@ class MassiveSource:
             contracts: list[str] = []
             share = MAX_OPTION_QUOTES // max(1, len(self._symbols))
             now = self._clock()
-            for symbol, (base, _) in self.chains.items():
+            for symbol, base in self.chains.items():
                 spot = self._spot(symbol)
-                contracts += nearest_contracts(base, spot, eastern(int(now * 1000)).date(), share)
+                contracts += nearest_contracts(base.contracts, spot, eastern(int(now * 1000)).date(), share)
             self.stream.subscribe(self._symbols, contracts)
             if len(self.chains) == len(self._symbols):
                 self._ready.set()
@@ -229,15 +273,20 @@ class MassiveSource:
             if error.fatal:
                 raise
             self.rest_failures += 1
+            self.last_chain_error = f"{symbol}: {error}"
             log.warning("option chain of %s not refreshed (%s); keeping the previous one", symbol, error)
             return
         if self.recorder is not None:
             self.recorder.chain(symbol, results)
-        self.chains[symbol] = (parse_snapshot(symbol, results), int(self._clock() * 1000))
+        self.chains[symbol] = ChainBase(parse_snapshot(symbol, results), int(self._clock() * 1000), self._arrival())
+        self.last_chain_error = None
 
     def _spot(self, symbol: str) -> float:
+        """The underlying's price for strike bands: the mid of a valid quote only (never of a one-sided one)."""
         quote = self.stream.state.stock_quotes.get(symbol)
-        return quote.mid if quote is not None else math.nan
+        if quote is None or quote_problem(quote.bid, quote.ask, self.rules.stock_spread) is not None:
+            return math.nan
+        return quote.mid
 
 
 class ReplaySource:
@@ -255,8 +304,10 @@ class ReplaySource:
         step_s: float = 60.0,
         speed: float = 0.0,
         sleep: Callable[[float], None] = time.sleep,
+        rules: DataRules | None = None,
     ) -> None:
         self._symbols = symbols
+        self.rules = rules or DataRules()
         self.step_ms = int(step_s * 1000)
         self.speed = speed
         self._sleep = sleep
@@ -279,7 +330,7 @@ class ReplaySource:
         return self._symbols
 
     def current(self) -> MarketSnapshot:
-        return build_snapshot(self._symbols, self.state, self.chains, self.clock_ms)
+        return build_snapshot(self._symbols, self.state, self.chains, self.clock_ms, self.clock_ms / 1000, self.rules)
 
     def advance(self) -> MarketSnapshot:
         if self._pending is None:
@@ -311,7 +362,9 @@ class ReplaySource:
             cluster = entry.get("c")
             if cluster in self._decoders and isinstance(entry.get("f"), str):
                 events = self._decoders[cluster].decode(entry["f"])
-                self.state.apply(events, 100_000, entry["t"] / 1000)
+                self.state.apply(events, 100_000, entry["t"] / 1000, arrival=entry["t"] / 1000)
             elif cluster == "rest" and isinstance(entry.get("u"), str) and isinstance(entry.get("b"), list):
-                self.chains[entry["u"]] = (parse_snapshot(entry["u"], entry["b"]), entry["t"])
+                self.chains[entry["u"]] = ChainBase(
+                    parse_snapshot(entry["u"], entry["b"]), entry["t"], entry["t"] / 1000
+                )
             self._pending = next(self._entries, None)

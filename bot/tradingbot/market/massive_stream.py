@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, InvalidHandshake, InvalidURI
 
+from tradingbot.backoff import Backoff
 from tradingbot.market.massive_wire import Cluster, Event, FrameDecoder
 from tradingbot.market.types import (
     Aggregate,
@@ -80,6 +81,10 @@ class FeedState:
     """The newest data of both clusters; written by the stream's loop, read by the trading thread.
 
     Times are epoch milliseconds; ``last_event_unix`` is wall-clock seconds of the newest data event.
+    ``arrived`` holds when each symbol's and contract's newest quote arrived, on the source's arrival
+    clock (monotonic seconds live, recorded seconds in a replay). Every map is keyed by a subscribed
+    symbol or contract only: events for anything else are dropped and counted as they are folded in,
+    and what a subscription change leaves behind is evicted, so a hostile feed cannot grow them.
     """
 
     stock_quotes: dict[str, StockQuote] = field(default_factory=dict)
@@ -94,48 +99,72 @@ class FeedState:
     connected: dict[str, bool] = field(default_factory=dict)
     reconnects: int = 0
     last_disconnect: str | None = None
+    arrived: dict[str, float] = field(default_factory=dict)
+    wanted: frozenset[str] | None = None
+    """Subscribed symbols and contract tickers (``None``: take everything, as a replay does)."""
+    unsubscribed_dropped: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     """Held while a frame is applied and while a reader copies the state (they run on different threads)."""
 
-    def apply(self, events: Iterable[Event], trade_buffer: int, now: float) -> list[Status]:
-        """Fold decoded events into the state; returns the statuses among them, for the connection."""
+    def apply(
+        self, events: Iterable[Event], trade_buffer: int, now: float, arrival: float | None = None
+    ) -> list[Status]:
+        """Fold decoded events into the state; returns the statuses among them, for the connection.
+
+        ``now`` is wall-clock seconds, ``arrival`` the arrival clock's reading (default: monotonic now).
+        """
         # the hot path: one pass under the lock, exact-type dispatch, counters added once per frame
         stock_quotes, option_quotes, stock_trades = self.stock_quotes, self.option_quotes, self.stock_trades
+        arrived, wanted = self.arrived, self.wanted
+        at = time.monotonic() if arrival is None else arrival
         trades_append = self.trades.append
         statuses: list[Status] = []
-        quotes = trades = aggregates = 0
+        quotes = trades = aggregates = dropped = 0
         with self.lock:
             for event in events:
-                if type(event) is StockQuote:
-                    stock_quotes[event.symbol] = event
+                kind = type(event)
+                if kind is Status:
+                    statuses.append(event)  # type: ignore[arg-type]
+                    continue
+                key = event.ticker if kind is OptionQuote or kind is OptionTrade else event.symbol  # type: ignore[union-attr]
+                if wanted is not None and key not in wanted:
+                    dropped += 1
+                    continue
+                if kind is StockQuote:
+                    stock_quotes[key] = event  # type: ignore[assignment]
+                    arrived[key] = at
                     quotes += 1
-                elif type(event) is OptionQuote:
-                    option_quotes[event.ticker] = event
+                elif kind is OptionQuote:
+                    option_quotes[key] = event  # type: ignore[assignment]
+                    arrived[key] = at
                     quotes += 1
-                elif type(event) is StockTrade:
-                    stock_trades[event.symbol] = event
-                    trades_append(event)
+                elif kind is StockTrade:
+                    stock_trades[key] = event  # type: ignore[assignment]
+                    trades_append(event)  # type: ignore[arg-type]
                     trades += 1
-                elif type(event) is OptionTrade:
-                    trades_append(event)
+                elif kind is OptionTrade:
+                    trades_append(event)  # type: ignore[arg-type]
                     trades += 1
-                elif type(event) is Status:
-                    statuses.append(event)
                 elif isinstance(event, Aggregate):
-                    self.bars[event.symbol] = event
+                    self.bars[key] = event
                     aggregates += 1
             if trades and len(self.trades) > trade_buffer:
                 self._drop_oldest_trades(len(self.trades) - trade_buffer)
-            if quotes or trades or aggregates:
-                counts = self.events
-                if quotes:
-                    counts["quote"] += quotes
-                if trades:
-                    counts["trade"] += trades
-                if aggregates:
-                    counts["aggregate"] += aggregates
-                self.last_event_unix = now
+            self._tally(quotes, trades, aggregates, dropped, now)
             return statuses
+
+    def _tally(self, quotes: int, trades: int, aggregates: int, dropped: int, now: float) -> None:
+        """Add one frame's counts (under the lock); ``now`` becomes the newest data's time if it held any."""
+        self.unsubscribed_dropped += dropped
+        if quotes or trades or aggregates:
+            counts = self.events
+            if quotes:
+                counts["quote"] += quotes
+            if trades:
+                counts["trade"] += trades
+            if aggregates:
+                counts["aggregate"] += aggregates
+            self.last_event_unix = now
 
     def _drop_oldest_trades(self, overflow: int) -> None:
         """Drop the ``overflow`` oldest trades; count them and log at 1, 10, 100, 1,000 and every 10,000."""
@@ -145,6 +174,15 @@ class FeedState:
         after = self.trades_dropped
         if any(before < mark <= after for mark in (1, 10, 100, 1000)) or after // 10_000 > before // 10_000:
             log.warning("trades not consumed in time: %d dropped so far", after)
+
+    def subscribe(self, keys: Iterable[str]) -> None:
+        """Take only ``keys`` (symbols and contract tickers) from now on; forget what else is kept."""
+        wanted = frozenset(keys)
+        with self.lock:
+            self.wanted = wanted
+            for kept in (self.stock_quotes, self.option_quotes, self.stock_trades, self.bars, self.arrived):
+                for key in [k for k in kept if k not in wanted]:
+                    del kept[key]
 
     def event_counts(self) -> dict[str, int]:
         """Data events received, by kind (a copy: another thread may be adding to them)."""
@@ -191,9 +229,10 @@ class ClusterConnection:
 
     async def run(self) -> None:
         """Forever, until cancelled or the key is refused (:class:`MassiveAuthError`)."""
-        delay = self.config.backoff_initial_s
+        backoff = Backoff(self.config.backoff_initial_s, self.config.backoff_max_s, self._random)
         while True:
             started = time.monotonic()
+            floor = 0.0
             try:
                 await self._session()
                 reason = "closed by the server"
@@ -202,19 +241,18 @@ class ClusterConnection:
                 raise
             except _EvictedError as evicted:
                 reason = str(evicted)
-                if evicted.status == "max_connections":
-                    delay = max(delay, self.config.evicted_backoff_s)
+                if evicted.status == "max_connections":  # another session holds the key: never fight it
+                    floor = self.config.evicted_backoff_s
             except (OSError, TimeoutError, ConnectionClosed, InvalidHandshake, InvalidURI) as error:
                 reason = f"{type(error).__name__}: {error}"
             self.state.connected[self.cluster] = False
             self.state.reconnects += 1
             self.state.last_disconnect = f"{self.cluster}: {reason}"
             if time.monotonic() - started > 60:  # a healthy session: start the backoff over
-                delay = self.config.backoff_initial_s
-            wait = delay * (0.5 + self._random.random() / 2)
+                backoff.reset()
+            wait = backoff.next(at_least_s=floor)
             log.warning("Massive %s feed lost (%s); reconnecting in %.1f s", self.cluster, reason, wait)
             await asyncio.sleep(wait)
-            delay = min(delay * 2, self.config.backoff_max_s)
 
     async def _session(self) -> None:
         async with connect(
@@ -313,6 +351,7 @@ class MassiveRealtimeStream:
             log.warning("Massive allows 1000 option quote subscriptions: keeping 1000 of %d", len(contracts))
             contracts = contracts[:1000]
         self.options.subscribe([f"Q.{c}" for c in contracts])
+        self.state.subscribe([*symbols, *contracts])
 
     @property
     def connected(self) -> bool:

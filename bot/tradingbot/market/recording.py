@@ -1,16 +1,22 @@
 """Recording of the raw Massive session (``--record FILE``): gzip JSON lines, one per received frame
 (``{"t": ms, "c": "stocks"|"options", "f": frame}``) or REST chain snapshot
-(``{"t": ms, "c": "rest", "u": underlying, "b": results}``), times in epoch milliseconds of arrival."""
+(``{"t": ms, "c": "rest", "u": underlying, "b": results}``), times in epoch milliseconds of arrival.
+
+A recording that cannot be written (a full disk, a vanished volume) stops itself: the reason is logged
+once and kept in ``failed``, and the live feed it listens to goes on untouched."""
 
 from __future__ import annotations
 
 import gzip
 import json
+import logging
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
+
+log = logging.getLogger("tradingbot.massive")
 
 
 class Recorder:
@@ -23,6 +29,8 @@ class Recorder:
         self._lock = threading.Lock()
         self._file: TextIO | None = gzip.open(path, "wt", encoding="utf-8")  # noqa: SIM115 - closed by close()
         self.entries = 0
+        self.failed: str | None = None
+        """Why the recording stopped early (``None`` while it records)."""
 
     def frame(self, cluster: str, frame: str) -> None:
         self._write({"t": self._now(), "c": cluster, "f": frame})
@@ -32,9 +40,15 @@ class Recorder:
 
     def close(self) -> None:
         with self._lock:
-            if self._file is not None:
+            self._close()
+
+    def _close(self) -> None:
+        if self._file is not None:
+            try:
                 self._file.close()
-                self._file = None
+            except OSError as error:  # the tail could not be flushed: the file ends early, readers stop there
+                self.failed = self.failed or f"{type(error).__name__}: {error.strerror or error}"
+            self._file = None
 
     def _now(self) -> int:
         return int(self._clock() * 1000)
@@ -42,9 +56,16 @@ class Recorder:
     def _write(self, entry: dict[str, Any]) -> None:
         line = json.dumps(entry, separators=(",", ":")) + "\n"
         with self._lock:
-            if self._file is not None:
+            if self._file is None:
+                return
+            try:
                 self._file.write(line)
-                self.entries += 1
+            except OSError as error:
+                self.failed = f"{type(error).__name__}: {error.strerror or error}"
+                log.error("recording to %s stopped (%s); the live feed goes on", self.path, self.failed)
+                self._close()
+                return
+            self.entries += 1
 
 
 def read_recording(path: Path) -> Iterator[dict[str, Any]]:
