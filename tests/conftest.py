@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -84,6 +86,31 @@ def podman_binary() -> str:
 def debootstrap() -> str:
     """Debian's ``debootstrap``: makes the base image from Debian's packages (no registry is reachable)."""
     return required_tool("debootstrap")
+
+
+@pytest.fixture
+def tmpfs(tmp_path: Path) -> Iterator[Callable[..., Path]]:
+    """A factory of tmpfs mounts (``size``, ``read_only``), unmounted afterwards."""
+    mounts: list[Path] = []
+
+    def mount(name: str, size: str = "4m", read_only: bool = False) -> Path:
+        target = tmp_path / name
+        target.mkdir()
+        options = f"size={size}" + (",ro" if read_only else "")
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(target)], capture_output=True, check=False
+        )
+        if done.returncode != 0:
+            reason = f"cannot mount a tmpfs here ({done.stderr.decode().strip() or 'not root'})"
+            if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+                pytest.fail(f"{reason}: CI runs as root and must be able to")
+            pytest.skip(reason)
+        mounts.append(target)
+        return target
+
+    yield mount
+    for target in reversed(mounts):
+        subprocess.run(["umount", "-l", str(target)], check=False)
 
 
 @pytest.fixture

@@ -4,52 +4,15 @@ recovers by itself once space is freed. Mounting needs root: CI runs as root; el
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from bot_process import SMALL_AGENT, BotProcess
+from volumes import fill_up
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 ARGS = ("--step-interval", "0.01", "--update-frequency", "20", "--steps-per-day", "26", *SMALL_AGENT)
-
-
-@pytest.fixture
-def tmpfs(tmp_path: Path) -> Iterator[Callable[..., Path]]:
-    """A factory of tmpfs mounts (``size``, ``read_only``), unmounted afterwards."""
-    mounts: list[Path] = []
-
-    def mount(name: str, size: str = "4m", read_only: bool = False) -> Path:
-        target = tmp_path / name
-        target.mkdir()
-        options = f"size={size}" + (",ro" if read_only else "")
-        done = subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(target)], capture_output=True, check=False
-        )
-        if done.returncode != 0:
-            reason = f"cannot mount a tmpfs here ({done.stderr.decode().strip() or 'not root'})"
-            if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-                pytest.fail(f"{reason}: CI runs as root and must be able to")
-            pytest.skip(reason)
-        mounts.append(target)
-        return target
-
-    yield mount
-    for target in reversed(mounts):
-        subprocess.run(["umount", "-l", str(target)], check=False)
-
-
-def fill_up(volume: Path, leave_bytes: int = 0) -> Path:
-    """Fill ``volume`` but ``leave_bytes`` (a filler file to delete later)."""
-    filler = volume / "filler"
-    free = shutil.disk_usage(volume).free - leave_bytes
-    with filler.open("wb") as handle:
-        handle.write(b"\0" * max(free, 0))
-    return filler
 
 
 def checkpoints(status: dict) -> dict:
