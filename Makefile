@@ -9,7 +9,7 @@ TORCH  ?= cpu
 # what `make images` builds with (podman or docker), and on which base image
 ENGINE ?= $(shell command -v podman >/dev/null 2>&1 && echo podman || echo docker)
 BASE_IMAGE ?= python:3.11-slim-bookworm
-VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' contract/tradingbot_contract/__init__.py)
 REGISTRY ?= ghcr.io/tradingbot-dev
 LOCKED := $(PY) -m pip install --require-hashes --no-deps --disable-pip-version-check
 UV_VERSION := 0.13.9
@@ -35,8 +35,8 @@ run: $(VENV)/.bot
 	$(VENV)/bin/tradingbot run $(ARGS)
 
 lint: $(VENV)/.test
-	$(VENV)/bin/ruff check bot operator tests bench
-	$(VENV)/bin/ruff format --check bot operator tests bench
+	$(VENV)/bin/ruff check bot operator contract tests bench
+	$(VENV)/bin/ruff format --check bot operator contract tests bench
 
 typecheck: $(VENV)/.test
 	$(VENV)/bin/mypy

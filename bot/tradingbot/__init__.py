@@ -1,3 +1,5 @@
 """Self-learning options paper-trading bot: market data, paper portfolio, CLSTM-PPO agent."""
 
-__version__ = "0.1.0"
+from tradingbot_contract import __version__
+
+__all__ = ["__version__"]

@@ -27,6 +27,7 @@ from tradingbot.market.massive_source import FeedError
 from tradingbot.market.simulator import MarketSimulator, SimulatorConfig
 from tradingbot.redaction import redact_logs
 from tradingbot.server import ServerStartError
+from tradingbot_contract import env
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -41,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Paper-trade options on the chosen market source. Every flag can also be set by its "
         "environment variable (shown in brackets); a flag overrides its variable.",
     )
-    for name, (env, flag) in setting_sources().items():
+    for name, (variable, flag) in setting_sources().items():
         if not flag:
             continue  # secrets come only from the environment
         field = Settings.model_fields[name]
@@ -51,8 +52,8 @@ def _parser() -> argparse.ArgumentParser:
             flag,
             dest=name,
             default=None,
-            metavar=env,
-            help=f"{field.description} [env {env}, default {shown}]".replace("%", "%%"),  # argparse formats help
+            metavar=variable,
+            help=f"{field.description} [env {variable}, default {shown}]".replace("%", "%%"),  # argparse formats help
         )
     trades = commands.add_parser(
         "trades",
@@ -133,7 +134,7 @@ def serve_market(args: argparse.Namespace) -> int:
     today = eastern(int(time.time() * 1000)).date()
     market = None if args.source == "replay" else MarketSimulator(SimulatorConfig(symbols, args.seed, today))
     frames = recorded_frames(args.replay_file, args.speed) if args.source == "replay" else None
-    keys = {os.environ.get("MASSIVE_API_KEY") or "local-dev-key"}
+    keys = {os.environ.get(env.MASSIVE_API_KEY.name) or "local-dev-key"}
 
     async def serve() -> None:
         stop = asyncio.Event()

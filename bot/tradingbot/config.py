@@ -1,8 +1,9 @@
 """The bot's settings: one typed, frozen object, parsed once from environment variables and flags.
 
-Every setting has an environment variable (the contract with the Kubernetes operator, which renders
-them into the bot's pod) and a ``tradingbot run`` flag; a flag overrides its variable, which
-overrides the default. ``SETTINGS_TABLE`` in the README is generated from the same fields.
+Every setting has an environment variable — its name, default and bounds come from the contract with
+the Kubernetes operator (:mod:`tradingbot_contract.env`), which renders them into the bot's pod — and a
+``tradingbot run`` flag; a flag overrides its variable, which overrides the default. A test checks the
+README's settings table against the same fields.
 """
 
 from __future__ import annotations
@@ -24,22 +25,30 @@ from pydantic import (
     model_validator,
 )
 
-SYMBOL_PATTERN = re.compile(r"^[A-Z]{1,5}(\.[A-Z]{1,2})?$")
-"""An upper-case US ticker, optionally with a share-class suffix (``BRK.B``)."""
+from tradingbot_contract import env
+
+SYMBOL_PATTERN = re.compile(env.TICKER_PATTERN)
 
 
 class SettingsError(ValueError):
     """Settings that cannot be used; the message names the variable or flag and what to fix."""
 
 
-def _setting(default: object, env: str, flag: str | None, help: str, **constraints: Any) -> Any:  # noqa: ANN401
-    """A field carrying its environment variable and flag (pydantic's ``Field`` is typed ``Any``)."""
-    return Field(default, description=help, json_schema_extra={"env": env, "flag": flag or ""}, **constraints)
+def _setting(variable: env.Variable, flag: str | None, help: str, **extra: Any) -> Any:  # noqa: ANN401
+    """A field for ``variable`` (its name, default and bounds from the contract) and its flag (pydantic's
+    ``Field`` is typed ``Any``)."""
+    return Field(
+        variable.default,
+        description=help,
+        json_schema_extra={"env": variable.name, "flag": flag or ""},
+        **variable.constraints(),
+        **extra,
+    )
 
 
-def _secret(env: str, help: str) -> Any:  # noqa: ANN401
+def _secret(variable: env.Variable, help: str) -> Any:  # noqa: ANN401
     """A secret: read only from its environment variable (no flag: flags show in ``ps``), never printed."""
-    return _setting(None, env, None, help)
+    return _setting(variable, None, help)
 
 
 class Settings(BaseModel):
@@ -48,286 +57,207 @@ class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     symbols: tuple[str, ...] = _setting(
-        ("SPY", "QQQ"), "SYMBOLS", "--symbols", "comma-separated underlyings traded over one shared portfolio"
+        env.SYMBOLS, "--symbols", "comma-separated underlyings traded over one shared portfolio"
     )
-    initial_capital: Annotated[float, Field(gt=0, allow_inf_nan=False)] = _setting(
-        100_000.0, "INITIAL_CAPITAL", "--capital", "starting cash of the paper account, USD"
+    initial_capital: Annotated[float, Field(allow_inf_nan=False)] = _setting(
+        env.INITIAL_CAPITAL, "--capital", "starting cash of the paper account, USD"
     )
     source: Literal["sim", "massive", "replay"] = _setting(
-        "sim",
-        "MARKET_SOURCE",
+        env.MARKET_SOURCE,
         "--source",
         "market data: sim (the built-in seeded simulator), massive (Massive real-time data; needs "
         "MASSIVE_API_KEY) or replay (a --record file, see REPLAY_FILE)",
     )
     massive_feed: Literal["realtime", "delayed"] = _setting(
-        "realtime", "MASSIVE_FEED", "--feed", "Massive WebSocket feed: realtime or delayed (15 minutes)"
+        env.MASSIVE_FEED, "--feed", "Massive WebSocket feed: realtime or delayed (15 minutes)"
     )
     massive_ws_url: str | None = _setting(
-        None,
-        "MASSIVE_WS_URL",
+        env.MASSIVE_WS_URL,
         "--massive-ws-url",
         "Massive WebSocket base URL, /stocks and /options appended (unset: the feed's host)",
-        pattern=r"^wss?://\S+$",
     )
-    massive_rest_url: str = _setting(
-        "https://api.massive.com",
-        "MASSIVE_REST_URL",
-        "--massive-rest-url",
-        "Massive REST base URL",
-        pattern=r"^https?://\S+$",
-    )
+    massive_rest_url: str = _setting(env.MASSIVE_REST_URL, "--massive-rest-url", "Massive REST base URL")
     chain_refresh_s: float = _setting(
-        60.0,
-        "CHAIN_REFRESH",
+        env.CHAIN_REFRESH,
         "--chain-refresh",
         "seconds between option chain snapshots (Greeks, IV, contracts)",
-        gt=0,
         allow_inf_nan=False,
     )
     record_file: Path | None = _setting(
-        None, "RECORD", "--record", "write the raw Massive session here (gzip JSON lines) for --source replay"
+        env.RECORD, "--record", "write the raw Massive session here (gzip JSON lines) for --source replay"
     )
-    replay_file: Path | None = _setting(None, "REPLAY_FILE", "--replay-file", "the recording --source replay plays")
+    replay_file: Path | None = _setting(env.REPLAY_FILE, "--replay-file", "the recording --source replay plays")
     replay_speed: float = _setting(
-        0.0,
-        "REPLAY_SPEED",
+        env.REPLAY_SPEED,
         "--speed",
         "replay at this multiple of recorded time (0: as fast as possible)",
-        ge=0,
         allow_inf_nan=False,
     )
     replay_step_s: float = _setting(
-        60.0,
-        "REPLAY_STEP",
-        "--replay-step",
-        "recorded seconds between two decisions of a replay",
-        gt=0,
-        allow_inf_nan=False,
+        env.REPLAY_STEP, "--replay-step", "recorded seconds between two decisions of a replay", allow_inf_nan=False
     )
     market_preset: Literal["realistic", "trending"] = _setting(
-        "realistic",
-        "MARKET_PRESET",
+        env.MARKET_PRESET,
         "--market-preset",
         "simulator market: realistic (four regimes, jumps) or trending (persistent trends: a planted, "
         "learnable edge for demos and tests)",
     )
-    seed: int = _setting(0, "SEED", "--seed", "seed of the simulator and of the random policy", ge=0)
+    seed: int = _setting(env.SEED, "--seed", "seed of the simulator and of the random policy")
     policy: Literal["ppo", "random", "hold"] = _setting(
-        "ppo",
-        "POLICY",
+        env.POLICY,
         "--policy",
         "who chooses actions: ppo (the learning CLSTM-PPO agent), or a baseline: random (seeded uniform "
         "choice among valid actions) or hold (never trades)",
     )
-    max_steps: int = _setting(0, "MAX_STEPS", "--max-steps", "exit after this many steps; 0 runs until stopped", ge=0)
+    max_steps: int = _setting(env.MAX_STEPS, "--max-steps", "exit after this many steps; 0 runs until stopped")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = _setting(
-        "INFO", "LOG_LEVEL", "--log-level", "logging level; DEBUG also logs every fill"
+        env.LOG_LEVEL, "--log-level", "logging level; DEBUG also logs every fill"
     )
     log_interval_s: float = _setting(
-        5.0, "LOG_INTERVAL", "--log-interval", "seconds between progress lines", gt=0, allow_inf_nan=False
+        env.LOG_INTERVAL, "--log-interval", "seconds between progress lines", allow_inf_nan=False
     )
-    step_interval_s: float = _setting(
-        0.0,
-        "STEP_INTERVAL",
+    step_interval_s: float | None = _setting(
+        env.STEP_INTERVAL,
         "--step-interval",
-        "seconds to wait between steps (0: as fast as the simulator goes)",
-        ge=0,
+        "seconds between two decisions; unset: 60 on Massive data, 0 (as fast as it goes) on the simulator and replays",
         allow_inf_nan=False,
     )
     steps_per_day: int = _setting(
-        390,
-        "STEPS_PER_DAY",
-        "--steps-per-day",
-        "simulator steps per 390-minute trading session",
-        ge=1,
-        le=23_400,
+        env.STEPS_PER_DAY, "--steps-per-day", "simulator steps per 390-minute trading session"
     )
     commission_per_contract: float = _setting(
-        0.65,
-        "COMMISSION_PER_CONTRACT",
-        "--commission",
-        "broker commission per option contract, USD",
-        ge=0,
-        allow_inf_nan=False,
+        env.COMMISSION_PER_CONTRACT, "--commission", "broker commission per option contract, USD", allow_inf_nan=False
     )
     regulatory_fee_per_contract: float = _setting(
-        0.05,
-        "REGULATORY_FEE_PER_CONTRACT",
+        env.REGULATORY_FEE_PER_CONTRACT,
         "--regulatory-fee",
         "regulatory and clearing fees per option contract, USD",
-        ge=0,
         allow_inf_nan=False,
     )
     contracts_per_trade: int = _setting(
-        1, "CONTRACTS_PER_TRADE", "--contracts-per-trade", "contracts bought by one buy action", ge=1
+        env.CONTRACTS_PER_TRADE, "--contracts-per-trade", "contracts bought by one buy action"
     )
     max_contracts_per_position: int = _setting(
-        10, "MAX_CONTRACTS_PER_POSITION", "--max-contracts", "most contracts held in any one option", ge=1
+        env.MAX_CONTRACTS_PER_POSITION, "--max-contracts", "most contracts held in any one option"
     )
-    max_open_positions: int = _setting(
-        20, "MAX_OPEN_POSITIONS", "--max-positions", "most distinct options held at once", ge=1
-    )
+    max_open_positions: int = _setting(env.MAX_OPEN_POSITIONS, "--max-positions", "most distinct options held at once")
     expiry_cutoff_minutes: float = _setting(
-        45.0,
-        "EXPIRY_CUTOFF_MINUTES",
+        env.EXPIRY_CUTOFF_MINUTES,
         "--expiry-cutoff",
         "sell positions expiring today at the bid this many minutes before the 16:00 close; 0 holds them "
         "to cash settlement at intrinsic value",
-        ge=0,
-        lt=390,
         allow_inf_nan=False,
     )
     max_data_age_s: float = _setting(
-        120.0,
-        "MAX_DATA_AGE",
+        env.MAX_DATA_AGE,
         "--max-data-age",
         "data that arrived more than this many seconds ago (or is stamped that old) makes an underlying untradable",
-        gt=0,
         allow_inf_nan=False,
     )
     future_tolerance_s: float = _setting(
-        5.0,
-        "FUTURE_TOLERANCE",
+        env.FUTURE_TOLERANCE,
         "--future-tolerance",
         "data stamped more than this many seconds ahead of this machine's clock is refused (counted, logged)",
-        ge=0,
-        le=300,
         allow_inf_nan=False,
     )
     option_spread_abs: float = _setting(
-        0.20,
-        "OPTION_SPREAD_ABS",
+        env.OPTION_SPREAD_ABS,
         "--option-spread-abs",
         "widest option spread traded on or marked at: this many USD plus OPTION_SPREAD_REL of the mid",
-        ge=0,
         allow_inf_nan=False,
     )
     option_spread_rel: float = _setting(
-        0.04,
-        "OPTION_SPREAD_REL",
+        env.OPTION_SPREAD_REL,
         "--option-spread-rel",
         "the part of the widest option spread that grows with the mid (0.04: 4 %)",
-        ge=0,
-        le=1,
         allow_inf_nan=False,
     )
     stock_spread_abs: float = _setting(
-        0.05,
-        "STOCK_SPREAD_ABS",
+        env.STOCK_SPREAD_ABS,
         "--stock-spread-abs",
         "widest underlying spread trusted for marks, entries and settlement: this many USD plus STOCK_SPREAD_REL "
         "of the mid",
-        ge=0,
         allow_inf_nan=False,
     )
     stock_spread_rel: float = _setting(
-        0.002,
-        "STOCK_SPREAD_REL",
+        env.STOCK_SPREAD_REL,
         "--stock-spread-rel",
         "the part of the widest underlying spread that grows with the mid (0.002: 0.2 %)",
-        ge=0,
-        le=1,
         allow_inf_nan=False,
     )
     max_drawdown_pct: float = _setting(
-        100.0,
-        "MAX_DRAWDOWN_PERCENT",
+        env.MAX_DRAWDOWN_PERCENT,
         "--max-drawdown",
         "new entries halt while the account is this many percent below its high-water mark (100: never)",
-        gt=0,
-        le=100,
         allow_inf_nan=False,
     )
     suspend: bool = _setting(
-        False, "SUSPEND", "--suspend", "open no new positions (open ones are still managed); see CONTROL_DIR"
+        env.SUSPEND, "--suspend", "open no new positions (open ones are still managed); see CONTROL_DIR"
     )
     control_dir: Path | None = _setting(
-        None,
-        "CONTROL_DIR",
+        env.CONTROL_DIR,
         "--control-dir",
         "directory polled every few seconds for a SUSPEND file (true/false) that overrides SUSPEND while present",
     )
     log_dir: Path | None = _setting(
-        None, "LOG_DIR", "--log-dir", "also write the log to bot.log here (rotated at 10 MB, 5 files kept)"
+        env.LOG_DIR, "--log-dir", "also write the log to bot.log here (rotated at 10 MB, 5 files kept)"
     )
 
-    http_host: str = _setting("0.0.0.0", "HTTP_HOST", "--host", "address the HTTP server binds")  # noqa: S104
+    http_host: str = _setting(env.HTTP_HOST, "--host", "address the HTTP server binds")
     http_port: int = _setting(
-        8000,
-        "HTTP_PORT",
-        "--port",
-        "port of /health, /ready, /status and /metrics (0: any free port, logged)",
-        ge=0,
-        le=65535,
+        env.HTTP_PORT, "--port", "port of /health, /ready, /status and /metrics (0: any free port, logged)"
     )
     health_stall_s: float = _setting(
-        60.0,
-        "HEALTH_STALL_AFTER",
+        env.HEALTH_STALL_AFTER,
         "--health-stall-after",
         "/health fails when no step completed for this many seconds (at least three step intervals are always allowed)",
-        gt=0,
         allow_inf_nan=False,
     )
     update_frequency: int = _setting(
-        100, "UPDATE_FREQUENCY", "--update-frequency", "steps of fresh experience per PPO update", ge=1, le=10_000
+        env.UPDATE_FREQUENCY, "--update-frequency", "steps of fresh experience per PPO update"
     )
-    save_frequency: int = _setting(1000, "SAVE_FREQUENCY", "--save-frequency", "steps between checkpoints", ge=1)
+    save_frequency: int = _setting(env.SAVE_FREQUENCY, "--save-frequency", "steps between checkpoints")
     checkpoint_dir: Path = _setting(
-        Path("checkpoints"),
-        "CHECKPOINT_DIR",
+        env.CHECKPOINT_DIR,
         "--checkpoint-dir",
         "directory of checkpoints, resumed from at start (the /checkpoints volume)",
     )
     journal: str | None = _setting(
-        None,
-        "JOURNAL",
+        env.JOURNAL,
         "--journal",
         "the trade journal, the account's book of record: a SQLite file, a postgresql:// URL (give it in the "
         "environment: it holds a password) or memory (nothing kept); unset: journal.sqlite in the checkpoint "
         "directory",
-        min_length=1,
     )
-    checkpoint_keep: int = _setting(5, "CHECKPOINT_KEEP", "--checkpoint-keep", "newest checkpoints kept", ge=1)
+    checkpoint_keep: int = _setting(env.CHECKPOINT_KEEP, "--checkpoint-keep", "newest checkpoints kept")
     model_dir: Path | None = _setting(
-        None, "MODEL_DIR", "--model-dir", "read-only directory whose newest checkpoint seeds a bot without checkpoints"
+        env.MODEL_DIR, "--model-dir", "read-only directory whose newest checkpoint seeds a bot without checkpoints"
     )
     device: Literal["cpu", "cuda", "auto"] = _setting(
-        "cpu", "DEVICE", "--device", "where the agent runs: cpu, cuda, or auto (CUDA if present)"
+        env.DEVICE, "--device", "where the agent runs: cpu, cuda, or auto (CUDA if present)"
     )
     gpu_count: int = _setting(
-        0,
-        "GPU_COUNT",
+        env.GPU_COUNT,
         "--gpu-count",
         "GPUs reserved for this bot (the operator sets it): DEVICE=auto without a visible one is reported, "
         "not silently run on the CPU",
-        ge=0,
-        le=8,
     )
-    feature_hidden: int = _setting(128, "FEATURE_HIDDEN", "--feature-hidden", "feature LSTM size", ge=1, le=4096)
-    mlp_hidden: int = _setting(128, "MLP_HIDDEN", "--mlp-hidden", "size of the MLP between the LSTMs", ge=1, le=4096)
-    policy_hidden: int = _setting(256, "POLICY_HIDDEN", "--policy-hidden", "policy LSTM size", ge=1, le=4096)
-    window: int = _setting(
-        30, "SEQUENCE_WINDOW", "--window", "steps per training sequence (truncated BPTT)", ge=1, le=1000
-    )
-    bot_name: str = _setting(
-        "tradingbot",
-        "BOT_NAME",
-        "--bot-name",
-        "this bot's name (the TradingBot's name)",
-        pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$",
-    )
+    feature_hidden: int = _setting(env.FEATURE_HIDDEN, "--feature-hidden", "feature LSTM size")
+    mlp_hidden: int = _setting(env.MLP_HIDDEN, "--mlp-hidden", "size of the MLP between the LSTMs")
+    policy_hidden: int = _setting(env.POLICY_HIDDEN, "--policy-hidden", "policy LSTM size")
+    window: int = _setting(env.SEQUENCE_WINDOW, "--window", "steps per training sequence (truncated BPTT)")
+    bot_name: str = _setting(env.BOT_NAME, "--bot-name", "this bot's name (the TradingBot's name)")
     s3_bucket: str | None = _setting(
-        None, "S3_BUCKET", "--s3-bucket", "mirror checkpoints to this S3 bucket (unset: local only)"
+        env.S3_BUCKET, "--s3-bucket", "mirror checkpoints to this S3 bucket (unset: local only)"
     )
     s3_endpoint_url: str | None = _setting(
-        None, "S3_ENDPOINT_URL", "--s3-endpoint", "S3 endpoint URL for S3-compatible stores (unset: AWS)"
+        env.S3_ENDPOINT_URL, "--s3-endpoint", "S3 endpoint URL for S3-compatible stores (unset: AWS)"
     )
-    s3_prefix: str | None = _setting(None, "S3_PREFIX", "--s3-prefix", "key prefix in the bucket (unset: the bot name)")
-    s3_region: str = _setting("us-east-1", "S3_REGION", "--s3-region", "S3 region")
-    s3_access_key: SecretStr | None = _secret("S3_ACCESS_KEY", "S3 access key id (environment only)")
-    s3_secret_key: SecretStr | None = _secret("S3_SECRET_KEY", "S3 secret access key (environment only)")
-    massive_api_key: SecretStr | None = _secret("MASSIVE_API_KEY", "Massive API key (environment only)")
+    s3_prefix: str | None = _setting(env.S3_PREFIX, "--s3-prefix", "key prefix in the bucket (unset: the bot name)")
+    s3_region: str = _setting(env.S3_REGION, "--s3-region", "S3 region")
+    s3_access_key: SecretStr | None = _secret(env.S3_ACCESS_KEY, "S3 access key id (environment only)")
+    s3_secret_key: SecretStr | None = _secret(env.S3_SECRET_KEY, "S3 secret access key (environment only)")
+    massive_api_key: SecretStr | None = _secret(env.MASSIVE_API_KEY, "Massive API key (environment only)")
 
     @model_validator(mode="after")
     def _source_needs(self) -> Settings:
@@ -355,6 +285,13 @@ class Settings(BaseModel):
         base = (self.massive_ws_url or host).rstrip("/")
         return f"{base}/stocks", f"{base}/options"
 
+    @property
+    def seconds_between_steps(self) -> float:
+        """Seconds the loop waits between two steps: the setting, else 60 on Massive data and 0 otherwise."""
+        if self.step_interval_s is not None:
+            return self.step_interval_s
+        return 60.0 if self.source == "massive" else 0.0
+
     @field_validator("symbols", mode="before")
     @classmethod
     def _split_symbols(cls, value: object) -> object:
@@ -367,6 +304,8 @@ class Settings(BaseModel):
     def _check_symbols(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if not value:
             raise ValueError("at least one symbol is required, e.g. SPY,QQQ")
+        if len(value) > env.MAX_SYMBOLS:
+            raise ValueError(f"at most {env.MAX_SYMBOLS} symbols, got {len(value)}")
         bad = [s for s in value if not SYMBOL_PATTERN.match(s)]
         if bad:
             raise ValueError(f"not upper-case tickers: {', '.join(bad)} (expected e.g. SPY or BRK.B)")
@@ -407,10 +346,10 @@ def load_settings(environ: Mapping[str, str], overrides: Mapping[str, object] | 
     """Settings from ``environ`` (variables) and ``overrides`` (flags, by field name; ``None`` = not given)."""
     raw: dict[str, object] = {}
     sources = setting_sources()
-    for name, (env, flag) in sources.items():
+    for name, (variable, flag) in sources.items():
         value = (overrides or {}).get(name) if flag else None
-        if value is None and environ.get(env, "").strip():
-            value = environ[env]
+        if value is None and environ.get(variable, "").strip():
+            value = environ[variable]
         if value is not None:
             raw[name] = value
     try:
@@ -422,7 +361,7 @@ def load_settings(environ: Mapping[str, str], overrides: Mapping[str, object] | 
                 problems.append(str(problem["msg"]).removeprefix("Value error, "))
                 continue
             field = str(problem["loc"][0])
-            env, flag = sources.get(field, (field, ""))
+            variable, flag = sources.get(field, (field, ""))
             given = "(hidden)" if field.endswith("_key") or field == "journal" else repr(raw.get(field))
-            problems.append(f"{env}{' / ' + flag if flag else ''}: {problem['msg']} (got {given})")
+            problems.append(f"{variable}{' / ' + flag if flag else ''}: {problem['msg']} (got {given})")
         raise SettingsError("invalid settings:\n  " + "\n  ".join(problems)) from None

@@ -111,7 +111,7 @@ async def run_bot(settings: Settings, trader: Trader, stop: asyncio.Event) -> Ru
     published = _Published(
         time.time(), status_document(settings, trader, [HOLD] * len(settings.symbols), None, feed()), feed
     )
-    stall_s = max(settings.health_stall_s, 3 * settings.step_interval_s)
+    stall_s = max(settings.health_stall_s, 3 * settings.seconds_between_steps)
     app = make_app(published.status, metrics, stall_s, settings.max_data_age_s, trades=trade_pages(trader))
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="trader", initializer=_single_threaded_torch) as worker:
         try:
@@ -230,7 +230,7 @@ async def _trade(
             if time.monotonic() >= next_log:
                 log_progress(trader, report)
                 next_log = time.monotonic() + settings.log_interval_s
-        await asyncio.sleep(settings.step_interval_s)
+        await asyncio.sleep(settings.seconds_between_steps)
 
     if unreported:
         await _report(settings, trader, metrics, published, worker, unreported, time.time())

@@ -17,6 +17,7 @@ from tradingbot.config import Settings
 from tradingbot.env.actions import ACTION_NAMES
 from tradingbot.learning import BaselineTrader, LearningTrader
 from tradingbot.market.massive_source import FeedStatus
+from tradingbot_contract.status import SCHEMA_KEY, SCHEMA_VERSION
 
 SECRET_SETTINGS = frozenset({"s3_access_key", "s3_secret_key", "massive_api_key"})
 
@@ -57,6 +58,7 @@ def status_document(
     """The ``/status`` body, without the ages (added at request time)."""
     portfolio = trader.env.portfolio
     document: dict[str, Any] = {
+        SCHEMA_KEY: SCHEMA_VERSION,
         "bot": {"name": settings.bot_name, "version": __version__, "policy": trader.name, "kind": trader.kind},
         "config": public_settings(settings),
         "portfolio": {

@@ -4,4 +4,6 @@ The handlers module is not imported here: importing a builder or the spec model 
 handlers or read the operator's settings.
 """
 
-__version__ = "0.1.0"
+from tradingbot_contract import __version__
+
+__all__ = ["__version__"]

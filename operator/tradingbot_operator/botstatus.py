@@ -1,8 +1,10 @@
 """The bot's live figures for ``kubectl get``: read from its ``/status`` through its Service.
 
 Parsing is pure and tolerant: a field the bot does not report stays unknown; nothing from the bot's
-settings (let alone a credential) is copied. Values are rounded so that status changes, and is
-written, only when a figure a user reads really changed.
+settings (let alone a credential) is copied. The document's ``schemaVersion`` must be the one this
+operator knows (:mod:`tradingbot_contract.status`), and only the fields the contract lists are read.
+Values are rounded so that status changes, and is written, only when a figure a user reads really
+changed.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
+
+from tradingbot_contract import status as contract
 
 STATUS_TIMEOUT_S = 5.0
 
@@ -54,9 +58,19 @@ def _section(value: Any) -> dict[str, Any]:  # noqa: ANN401 - untrusted JSON
     return value if isinstance(value, dict) else {}
 
 
+class UnknownSchemaError(ValueError):
+    """The bot's ``/status`` is of a version this operator does not read."""
+
+
 def parse_status(document: Any) -> LiveFigures:  # noqa: ANN401 - untrusted JSON
-    """The live figures in a bot's ``/status`` document."""
+    """The live figures in a bot's ``/status`` document; :class:`UnknownSchemaError` for another version."""
     doc = _section(document)
+    version = doc.get(contract.SCHEMA_KEY)
+    if version != contract.SCHEMA_VERSION:
+        raise UnknownSchemaError(
+            f"the bot's /status has {contract.SCHEMA_KEY} {version!r}; this operator reads "
+            f"{contract.SCHEMA_VERSION} (run matching operator and bot versions)"
+        )
     portfolio, trading, checkpoints, device = (
         _section(doc.get(k)) for k in ("portfolio", "trading", "checkpoints", "device")
     )

@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from tradingbot_contract import env, pod
+from tradingbot_contract.pod import BOT_UID
 from tradingbot_operator import __version__
 from tradingbot_operator import identity as ids
 from tradingbot_operator.spec import LabelSelector, TradingBotSpec
@@ -19,10 +21,6 @@ Manifest = dict[str, Any]
 VOLUMES = ("models", "checkpoints", "logs")
 CONFIG_HASH_ANNOTATION = f"{ids.GROUP}/config-hash"
 GRACE_PERIOD_S = 30  # SIGTERM → final checkpoint → exit; the bot finishes well inside it
-BOT_UID = 10001
-SINGLE_THREADED = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-"""The numeric libraries' thread pools: one trading thread gains nothing from them (measured: a 16-symbol
-bot made 138 steps/s with OpenBLAS threads against 151 with one, and used 1.5 cores instead of 1)."""
 
 
 @dataclass(frozen=True)
@@ -72,60 +70,73 @@ def _metadata(owner: Owner, name: str, component: str, owned: bool = True) -> Ma
     return meta
 
 
+def _rendered(value: object) -> str:
+    """A spec value as the bot's environment takes it (lists comma-separated, booleans lower-case)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def _at(document: dict[str, Any], path: str) -> object:
+    """The value at a dotted path of a spec dump, ``None`` where any part is missing."""
+    value: object = document
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
 def bot_environment(owner: Owner, spec: TradingBotSpec) -> dict[str, str]:
-    """The bot's settings as environment variables (the contract with ``tradingbot.config``); no secrets."""
-    env = {
-        "BOT_NAME": owner.name,
-        "SYMBOLS": ",".join(spec.symbols),
-        "INITIAL_CAPITAL": str(spec.initial_capital),
-        "UPDATE_FREQUENCY": str(spec.update_frequency),
-        "SAVE_FREQUENCY": str(spec.save_frequency),
-        "LOG_LEVEL": spec.log_level,
-        "MARKET_SOURCE": spec.market_data.source,
-        "MARKET_PRESET": spec.market_data.simulator_preset,
-        "SEED": str(spec.market_data.seed),
-        "POLICY": "ppo",
-        "DEVICE": "auto" if spec.gpu.count > 0 else "cpu",
-        "GPU_COUNT": str(spec.gpu.count),
-        **SINGLE_THREADED,
-        "SUSPEND": "true" if spec.suspend else "false",
-        "MAX_DRAWDOWN_PERCENT": str(spec.risk.max_drawdown_percent),
-        "HTTP_HOST": "0.0.0.0",  # noqa: S104 - the pod's own address space; the Service fronts it
-        "HTTP_PORT": str(ids.HTTP_PORT),
-        "CHECKPOINT_DIR": ids.CHECKPOINTS_PATH,
-        "MODEL_DIR": ids.MODELS_PATH,
-        "LOG_DIR": ids.LOGS_PATH,
-        "CONTROL_DIR": ids.CONTROL_PATH,
+    """The bot's settings as environment variables (names from the contract); no secrets.
+
+    Every variable a TradingBot sets (``source == "spec"``) is rendered from its spec path, defaults
+    included, so the ConfigMap is the bot's whole configuration; the operator adds the pod's layout.
+    """
+    dumped = spec.model_dump(by_alias=True)
+    environment = {}
+    for variable in env.VARIABLES:
+        if variable.source == "spec" and variable.spec is not None:
+            value = _at(dumped, variable.spec)
+            if value is not None:
+                environment[variable.name] = _rendered(value)
+    if spec.market_data.replay_file is not None:
+        environment[env.REPLAY_FILE.name] = f"{ids.MODELS_PATH}/{spec.market_data.replay_file}"
+    if spec.s3 is not None and spec.s3.prefix is None:
+        environment[env.S3_PREFIX.name] = f"{owner.namespace}/{owner.name}"
+    layout = {
+        env.BOT_NAME: owner.name,
+        env.DEVICE: "auto" if spec.gpu.count > 0 else "cpu",
+        env.GPU_COUNT: str(spec.gpu.count),
+        env.HTTP_HOST: "0.0.0.0",  # noqa: S104 - the pod's own address space; the Service fronts it
+        env.HTTP_PORT: str(ids.HTTP_PORT),
+        env.CHECKPOINT_DIR: ids.CHECKPOINTS_PATH,
+        env.MODEL_DIR: ids.MODELS_PATH,
+        env.LOG_DIR: ids.LOGS_PATH,
+        env.CONTROL_DIR: ids.CONTROL_PATH,
     }
-    market = spec.market_data
-    if market.source == "massive":
-        env["MASSIVE_FEED"] = market.feed
-        env["STEP_INTERVAL"] = str(market.decision_interval_seconds)
-    elif market.source == "replay" and market.replay_file is not None:
-        env["REPLAY_FILE"] = f"{ids.MODELS_PATH}/{market.replay_file}"
-    if spec.s3 is not None:
-        env["S3_BUCKET"] = spec.s3.bucket
-        env["S3_REGION"] = spec.s3.region
-        env["S3_PREFIX"] = spec.s3.prefix if spec.s3.prefix is not None else f"{owner.namespace}/{owner.name}"
-        if spec.s3.endpoint is not None:
-            env["S3_ENDPOINT_URL"] = spec.s3.endpoint
-    return env
+    environment.update({variable.name: value for variable, value in layout.items()})
+    environment.update(env.NUMERIC_LIBRARY_VARIABLES)
+    return environment
 
 
 def secret_environment(spec: TradingBotSpec) -> list[Manifest]:
     """Environment variables taken from Secrets by reference; the operator never reads a Secret."""
-    refs: list[tuple[str, str, str]] = []
+    refs: list[tuple[env.Variable, str, str]] = []
     if spec.market_data.credentials_secret_ref is not None:
         ref = spec.market_data.credentials_secret_ref
-        refs.append(("MASSIVE_API_KEY", ref.name, ref.key))
+        refs.append((env.MASSIVE_API_KEY, ref.name, ref.key))
     if spec.journal.postgres_secret_ref is not None:
         journal = spec.journal.postgres_secret_ref
-        refs.append(("JOURNAL", journal.name, journal.key))
+        refs.append((env.JOURNAL, journal.name, journal.key))
     if spec.s3 is not None and spec.s3.credentials_secret_ref is not None:
         s3 = spec.s3.credentials_secret_ref
-        refs.append(("S3_ACCESS_KEY", s3.name, s3.access_key_id_key))
-        refs.append(("S3_SECRET_KEY", s3.name, s3.secret_access_key_key))
-    return [{"name": env, "valueFrom": {"secretKeyRef": {"name": name, "key": key}}} for env, name, key in refs]
+        refs.append((env.S3_ACCESS_KEY, s3.name, s3.access_key_id_key))
+        refs.append((env.S3_SECRET_KEY, s3.name, s3.secret_access_key_key))
+    return [
+        {"name": variable.name, "valueFrom": {"secretKeyRef": {"name": name, "key": key}}}
+        for variable, name, key in refs
+    ]
 
 
 def config_map(owner: Owner, spec: TradingBotSpec) -> Manifest:
@@ -144,7 +155,7 @@ def control_map(owner: Owner, spec: TradingBotSpec) -> Manifest:
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": _metadata(owner, control_name(owner), "control"),
-        "data": {"SUSPEND": "true" if spec.suspend else "false"},
+        "data": {env.SUSPEND.name: _rendered(spec.suspend)},
     }
 
 
@@ -171,8 +182,8 @@ def persistent_volume_claim(owner: Owner, spec: TradingBotSpec, volume: str) -> 
 def _config_hash(owner: Owner, spec: TradingBotSpec) -> str:
     """Changes exactly when the pod must restart: its environment changed (``SUSPEND`` aside: the running
     bot follows the mounted control file, so suspending or resuming keeps the pod)."""
-    env = {k: v for k, v in bot_environment(owner, spec).items() if k != "SUSPEND"}
-    payload = json.dumps([env, secret_environment(spec)], sort_keys=True)
+    environment = {k: v for k, v in bot_environment(owner, spec).items() if k != env.SUSPEND.name}
+    payload = json.dumps([environment, secret_environment(spec)], sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -200,9 +211,9 @@ def _container(owner: Owner, spec: TradingBotSpec) -> Manifest:
         "envFrom": [{"configMapRef": {"name": child_name(owner)}}],
         "resources": {"requests": requests, "limits": limits},
         # checkpoint restore and the first market data: up to 5 minutes before liveness counts
-        "startupProbe": _probe("/health", 5, 60),
-        "livenessProbe": _probe("/health", 15, 4),
-        "readinessProbe": _probe("/ready", 10, 3),
+        "startupProbe": _probe(pod.HEALTH_PATH, 5, 60),
+        "livenessProbe": _probe(pod.HEALTH_PATH, 15, 4),
+        "readinessProbe": _probe(pod.READY_PATH, 10, 3),
         "volumeMounts": [
             {"name": "models", "mountPath": ids.MODELS_PATH, "readOnly": True},
             {"name": "checkpoints", "mountPath": ids.CHECKPOINTS_PATH},
@@ -265,7 +276,7 @@ def deployment(owner: Owner, spec: TradingBotSpec) -> Manifest:
                         CONFIG_HASH_ANNOTATION: _config_hash(owner, spec),
                         "prometheus.io/scrape": "true",
                         "prometheus.io/port": str(ids.HTTP_PORT),
-                        "prometheus.io/path": "/metrics",
+                        "prometheus.io/path": pod.METRICS_PATH,
                     },
                 },
                 "spec": pod_spec,
@@ -356,7 +367,7 @@ def service_monitor(owner: Owner, spec: TradingBotSpec) -> Manifest:
         "metadata": meta,
         "spec": {
             "selector": {"matchLabels": {**ids.selector_labels(owner.name), ids.COMPONENT_LABEL: "bot"}},
-            "endpoints": [{"port": ids.HTTP_PORT_NAME, "path": "/metrics", "interval": "15s"}],
+            "endpoints": [{"port": ids.HTTP_PORT_NAME, "path": pod.METRICS_PATH, "interval": "15s"}],
         },
     }
 

@@ -34,7 +34,8 @@ class Observed:
     suspended: bool = False
     risk_halted: bool | None = None
     entry_block: str | None = None
-    max_drawdown_percent: int = 25
+    max_drawdown_percent: float | None = None
+    """The spec's limit, in percent (``None`` without a valid spec)."""
     device: str | None = None
     """What the bot's agent runs on, from its ``/status``; ``None`` until read."""
     device_problem: str | None = None
@@ -67,7 +68,10 @@ def _halted(observed: Observed) -> Condition:
     if observed.risk_halted is None:
         return Condition("Halted", "Unknown", "BotNotReached", "the bot's /status has not been read yet")
     if observed.risk_halted:
-        message = observed.entry_block or f"drawdown reached {observed.max_drawdown_percent}%: no new entries"
+        limit = observed.max_drawdown_percent
+        message = observed.entry_block or (
+            f"drawdown reached the {limit:g}% limit: no new entries" if limit is not None else "drawdown limit reached"
+        )
         return Condition("Halted", "True", "MaxDrawdownExceeded", message)
     return Condition("Halted", "False", "WithinRiskLimits", "drawdown below the limit")
 

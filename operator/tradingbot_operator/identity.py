@@ -1,8 +1,46 @@
-"""Names the operator and the bot agree on: the API group, labels, ports, paths and finalizer."""
+"""The operator's names: its API group and kind, labels and finalizer; what the bot shares comes from
+:mod:`tradingbot_contract.pod`."""
 
 from __future__ import annotations
 
-GROUP = "tradingbot.dev"
+from tradingbot_contract.pod import (
+    BOT_LABEL,
+    CHECKPOINTS_PATH,
+    COMPONENT_LABEL,
+    CONTROL_PATH,
+    GROUP,
+    HTTP_PORT,
+    HTTP_PORT_NAME,
+    LOGS_PATH,
+    MODELS_PATH,
+    TMP_PATH,
+    selector_labels,
+)
+
+__all__ = [
+    "API_VERSION",
+    "BOT_LABEL",
+    "CHECKPOINTS_PATH",
+    "COMPONENT_LABEL",
+    "CONTROL_PATH",
+    "FINALIZER",
+    "GROUP",
+    "HTTP_PORT",
+    "HTTP_PORT_NAME",
+    "KIND",
+    "LOGS_PATH",
+    "MANAGED_BY",
+    "MODELS_PATH",
+    "NAMESPACE_NAME_LABEL",
+    "PLURAL",
+    "SERVICE_MONITOR_CRD",
+    "TMP_PATH",
+    "VERSION",
+    "labels",
+    "operator_selector_labels",
+    "selector_labels",
+]
+
 VERSION = "v1alpha1"
 PLURAL = "tradingbots"
 KIND = "TradingBot"
@@ -10,24 +48,9 @@ API_VERSION = f"{GROUP}/{VERSION}"
 
 FINALIZER = f"{GROUP}/finalizer"
 MANAGED_BY = "tradingbot-operator"
-BOT_LABEL = f"{GROUP}/tradingbot"  # value: the TradingBot's name; what Prometheus discovers
-COMPONENT_LABEL = "app.kubernetes.io/component"
-
-HTTP_PORT = 8000
-HTTP_PORT_NAME = "metrics"
-MODELS_PATH = "/models"
-CHECKPOINTS_PATH = "/checkpoints"
-LOGS_PATH = "/logs"
-CONTROL_PATH = "/etc/tradingbot/control"
-TMP_PATH = "/tmp"  # noqa: S108 - an emptyDir: the root filesystem is read-only
 
 SERVICE_MONITOR_CRD = "servicemonitors.monitoring.coreos.com"
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"  # set on every Namespace by the API server
-
-
-def selector_labels(name: str) -> dict[str, str]:
-    """The immutable Deployment selector of bot ``name``: kept to the bot's identity only."""
-    return {"app.kubernetes.io/name": "tradingbot", "app.kubernetes.io/instance": name}
 
 
 def operator_selector_labels() -> dict[str, str]:

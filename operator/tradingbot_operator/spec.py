@@ -1,8 +1,10 @@
 """The TradingBot spec as a validated, typed model.
 
-The CRD's schema rejects most mistakes at ``kubectl apply``; this model re-checks everything (a test
-API server or an old CRD enforces nothing) and adds the rules a schema cannot express, such as requests
-not exceeding limits. Defaults here equal the CRD's defaults.
+The CRD's schema rejects most mistakes at ``kubectl apply``; this model re-checks everything (an old
+CRD enforces less) and adds the rules a schema cannot express, such as requests not exceeding limits.
+Types are strict: ``"100000"`` is not a number and ``"yes"`` is not a boolean. The bot's settings take
+their defaults and bounds from the contract (:mod:`tradingbot_contract.env`), as the CRD does; a test
+holds the three together.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
+from tradingbot_contract import env
+
 IMAGE_REPOSITORY = "ghcr.io/tradingbot-dev/tradingbot-bot"
 """Where the release workflow publishes the bot image: ``<version>`` (CPU) and ``<version>-cuda``."""
 NAME_PATTERN = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 MAX_NAME_LENGTH = 52  # children are named <name>-checkpoints (12 more), under the 63-character label limit
 
-Ticker = Annotated[str, StringConstraints(pattern=r"^[A-Z]{1,5}$")]
+Ticker = Annotated[str, StringConstraints(pattern=env.TICKER_PATTERN)]
 Size = Annotated[str, StringConstraints(pattern=r"^[0-9]+(Ki|Mi|Gi|Ti)$")]
 SecretKey = Annotated[str, StringConstraints(min_length=1, pattern=r"^[-._a-zA-Z0-9]+$")]
 SecretName = Annotated[
@@ -68,7 +72,20 @@ def quantity(value: str | int) -> Decimal:
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, strict=True)
+
+
+def _setting(variable: env.Variable, required: bool = False) -> Any:  # noqa: ANN401 - pydantic's Field is Any
+    """A field that sets the bot's ``variable``: its default and bounds from the contract, its alias the
+    last part of the variable's spec path."""
+    assert variable.spec is not None, f"{variable.name} is not set from a TradingBot"
+    default = ... if required else variable.default
+    return Field(default, alias=variable.spec.rsplit(".", 1)[-1], **variable.constraints())
+
+
+def _group(model: type[BaseModel], alias: str | None = None) -> Any:  # noqa: ANN401 - pydantic's Field
+    """An object field defaulting to ``model`` with all its defaults (the CRD's ``default: {}``)."""
+    return Field(default_factory=lambda: model.model_validate({}), alias=alias)
 
 
 class Gpu(_Model):
@@ -103,11 +120,15 @@ class Volume(_Model):
     storage_class_name: str | None = Field(None, alias="storageClassName", min_length=1)
 
 
+class CheckpointVolume(Volume):
+    keep: int = _setting(env.CHECKPOINT_KEEP)
+
+
 class Storage(_Model):
     retention_policy: Literal["Retain", "Delete"] = Field("Retain", alias="retentionPolicy")
     storage_class_name: str | None = Field(None, alias="storageClassName", min_length=1)
     models: Volume = Field(default_factory=lambda: Volume.model_validate({"size": "10Gi"}))
-    checkpoints: Volume = Field(default_factory=lambda: Volume.model_validate({"size": "50Gi"}))
+    checkpoints: CheckpointVolume = Field(default_factory=lambda: CheckpointVolume.model_validate({"size": "50Gi"}))
     logs: Volume = Field(default_factory=lambda: Volume.model_validate({"size": "20Gi"}))
 
     @model_validator(mode="before")
@@ -171,7 +192,7 @@ class PrometheusPeer(_Model):
 
 class NetworkPolicySpec(_Model):
     enabled: bool = True
-    prometheus: PrometheusPeer = Field(default_factory=lambda: PrometheusPeer.model_validate({}))
+    prometheus: PrometheusPeer = _group(PrometheusPeer)
 
 
 class SecretKeyRef(_Model):
@@ -180,14 +201,20 @@ class SecretKeyRef(_Model):
 
 
 class MarketData(_Model):
-    source: Literal["sim", "massive", "replay"] = "sim"
-    feed: Literal["realtime", "delayed"] = "realtime"
-    decision_interval_seconds: int = Field(60, ge=1, le=3600, alias="decisionIntervalSeconds")
+    source: Literal["sim", "massive", "replay"] = _setting(env.MARKET_SOURCE)
+    feed: Literal["realtime", "delayed"] = _setting(env.MASSIVE_FEED)
+    decision_interval_seconds: float | None = _setting(env.STEP_INTERVAL)
+    """Unset: the bot's own (60 s on Massive data, none on the simulator and replays)."""
+    websocket_url: str | None = _setting(env.MASSIVE_WS_URL)
+    rest_url: str = _setting(env.MASSIVE_REST_URL)
+    chain_refresh_seconds: float = _setting(env.CHAIN_REFRESH)
     replay_file: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][-_.A-Za-z0-9/]*$", max_length=255)] | None = (
-        Field(None, alias="replayFile")
+        _setting(env.REPLAY_FILE)
     )
-    simulator_preset: Literal["realistic", "trending"] = Field("realistic", alias="simulatorPreset")
-    seed: int = Field(0, ge=0, le=2**32 - 1)
+    replay_step_seconds: float = _setting(env.REPLAY_STEP)
+    simulator_preset: Literal["realistic", "trending"] = _setting(env.MARKET_PRESET)
+    steps_per_day: int = _setting(env.STEPS_PER_DAY)
+    seed: int = _setting(env.SEED)
     credentials_secret_ref: SecretKeyRef | None = Field(None, alias="credentialsSecretRef")
 
     @model_validator(mode="after")
@@ -208,10 +235,11 @@ class S3Credentials(_Model):
 
 
 class S3(_Model):
-    bucket: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
-    endpoint: Annotated[str, StringConstraints(pattern=r"^https?://\S+$")] | None = None
-    prefix: str | None = Field(None, max_length=512)
-    region: str = Field("us-east-1", min_length=1)
+    bucket: str = _setting(env.S3_BUCKET, required=True)
+    endpoint: str | None = _setting(env.S3_ENDPOINT_URL)
+    prefix: str | None = _setting(env.S3_PREFIX)
+    """Unset: ``<namespace>/<name>``."""
+    region: str = _setting(env.S3_REGION)
     credentials_secret_ref: S3Credentials | None = Field(None, alias="credentialsSecretRef")
 
 
@@ -225,8 +253,49 @@ class Journal(_Model):
     """A Secret holding a ``postgresql://`` URL; unset, the journal is a SQLite file on the checkpoints volume."""
 
 
+class Trading(_Model):
+    """Order size and what each contract costs (USD per contract, each side)."""
+
+    contracts_per_trade: int = _setting(env.CONTRACTS_PER_TRADE)
+    commission_per_contract: float = _setting(env.COMMISSION_PER_CONTRACT)
+    regulatory_fee_per_contract: float = _setting(env.REGULATORY_FEE_PER_CONTRACT)
+
+
 class Risk(_Model):
-    max_drawdown_percent: int = Field(25, ge=1, le=100, alias="maxDrawdownPercent")
+    """Limits the bot's action mask enforces: no action they forbid can be chosen."""
+
+    max_drawdown_percent: float = _setting(env.MAX_DRAWDOWN_PERCENT)
+    max_contracts_per_position: int = _setting(env.MAX_CONTRACTS_PER_POSITION)
+    max_open_positions: int = _setting(env.MAX_OPEN_POSITIONS)
+    expiry_cutoff_minutes: float = _setting(env.EXPIRY_CUTOFF_MINUTES)
+
+
+class OptionSpread(_Model):
+    absolute: float = _setting(env.OPTION_SPREAD_ABS)
+    relative: float = _setting(env.OPTION_SPREAD_REL)
+
+
+class StockSpread(_Model):
+    absolute: float = _setting(env.STOCK_SPREAD_ABS)
+    relative: float = _setting(env.STOCK_SPREAD_REL)
+
+
+class DataQuality(_Model):
+    """When the bot refuses market data: too old (by arrival), stamped in the future, or too wide."""
+
+    max_data_age_seconds: float = _setting(env.MAX_DATA_AGE)
+    future_tolerance_seconds: float = _setting(env.FUTURE_TOLERANCE)
+    option_spread: OptionSpread = _group(OptionSpread, "optionSpread")
+    stock_spread: StockSpread = _group(StockSpread, "stockSpread")
+
+
+class Agent(_Model):
+    """The CLSTM-PPO network's sizes (a change starts a new model: old checkpoints no longer fit)."""
+
+    feature_hidden: int = _setting(env.FEATURE_HIDDEN)
+    mlp_hidden: int = _setting(env.MLP_HIDDEN)
+    policy_hidden: int = _setting(env.POLICY_HIDDEN)
+    sequence_window: int = _setting(env.SEQUENCE_WINDOW)
 
 
 class Monitoring(_Model):
@@ -237,34 +306,39 @@ class Monitoring(_Model):
 class TradingBotSpec(_Model):
     """``TradingBot.spec``: money in whole dollars, frequencies in bot steps."""
 
-    symbols: tuple[Ticker, ...] = Field(min_length=1, max_length=16)
-    initial_capital: int = Field(100_000, ge=1000, le=1_000_000_000, alias="initialCapital")
-    update_frequency: int = Field(100, ge=1, le=10_000, alias="updateFrequency")
-    save_frequency: int = Field(1000, ge=1, le=10_000_000, alias="saveFrequency")
-    suspend: bool = False
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", alias="logLevel")
+    symbols: tuple[Ticker, ...] = Field(min_length=1, max_length=env.MAX_SYMBOLS, strict=False)
+    initial_capital: float = _setting(env.INITIAL_CAPITAL)
+    update_frequency: int = _setting(env.UPDATE_FREQUENCY)
+    save_frequency: int = _setting(env.SAVE_FREQUENCY)
+    suspend: bool = _setting(env.SUSPEND)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = _setting(env.LOG_LEVEL)
+    policy: Literal["ppo", "random", "hold"] = _setting(env.POLICY)
+    """``ppo`` learns; ``random`` and ``hold`` are baselines to compare it with."""
     image: str | None = Field(None, min_length=1)
     """Unset: the release's image, its ``-cuda`` tag when GPUs are requested."""
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = Field("IfNotPresent", alias="imagePullPolicy")
-    gpu: Gpu = Field(default_factory=lambda: Gpu.model_validate({}))
-    resources: Resources = Field(default_factory=lambda: Resources.model_validate({}))
-    storage: Storage = Field(default_factory=lambda: Storage.model_validate({}))
-    market_data: MarketData = Field(default_factory=lambda: MarketData.model_validate({}), alias="marketData")
+    gpu: Gpu = _group(Gpu)
+    resources: Resources = _group(Resources)
+    storage: Storage = _group(Storage)
+    market_data: MarketData = _group(MarketData, "marketData")
+    trading: Trading = _group(Trading)
+    risk: Risk = _group(Risk)
+    data_quality: DataQuality = _group(DataQuality, "dataQuality")
+    agent: Agent = _group(Agent)
     s3: S3 | None = None
-    journal: Journal = Field(default_factory=lambda: Journal.model_validate({}))
-    risk: Risk = Field(default_factory=lambda: Risk.model_validate({}))
-    monitoring: Monitoring = Field(default_factory=lambda: Monitoring.model_validate({}))
+    journal: Journal = _group(Journal)
+    monitoring: Monitoring = _group(Monitoring)
     service_account_name: ObjectName | None = Field(None, alias="serviceAccountName")
-    image_pull_secrets: tuple[LocalObjectReference, ...] = Field((), alias="imagePullSecrets", max_length=16)
+    image_pull_secrets: tuple[LocalObjectReference, ...] = Field(
+        (), alias="imagePullSecrets", max_length=16, strict=False
+    )
     node_selector: dict[LabelKey, LabelValue] = Field(default_factory=dict, alias="nodeSelector")
-    tolerations: tuple[Toleration, ...] = Field((), max_length=32)
+    tolerations: tuple[Toleration, ...] = Field((), max_length=32, strict=False)
     affinity: dict[str, Any] | None = None
     priority_class_name: ObjectName | None = Field(None, alias="priorityClassName")
     pod_annotations: dict[LabelKey, str] = Field(default_factory=dict, alias="podAnnotations")
     pod_labels: dict[LabelKey, LabelValue] = Field(default_factory=dict, alias="podLabels")
-    network_policy: NetworkPolicySpec = Field(
-        default_factory=lambda: NetworkPolicySpec.model_validate({}), alias="networkPolicy"
-    )
+    network_policy: NetworkPolicySpec = _group(NetworkPolicySpec, "networkPolicy")
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> TradingBotSpec:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tradingbot.backoff import Backoff
+from tradingbot_contract.backoff import Backoff
 
 
 @given(seed=st.integers(0, 2**32 - 1), floor=st.floats(0, 120), attempts=st.integers(1, 30))

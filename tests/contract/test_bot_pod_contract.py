@@ -80,13 +80,6 @@ def test_the_rendered_environment_parses_in_the_bots_config(name):
         assert str(path) in mounts
 
 
-def test_every_variable_the_operator_sets_is_a_bot_setting():
-    known = {env for env, _ in setting_sources().values()}
-    numeric_libraries = set(builders.SINGLE_THREADED)  # read by OpenMP, OpenBLAS and MKL, not by the bot
-    for spec in SPECS.values():
-        assert set(pod_environment(spec)) <= known | numeric_libraries
-
-
 def test_every_setting_the_pod_needs_is_set():
     required = {setting_sources()[n][0] for n, f in Settings.model_fields.items() if f.is_required()}
     # a pod also needs its volumes, port and name wired, whatever the bot's local defaults are

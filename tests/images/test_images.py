@@ -32,6 +32,7 @@ import kubeemu
 from e2e_support import ROOT, Cluster, eventually
 from images import EngineError, Podman
 from prom_support import local_config, pod_discovery_labels
+from tradingbot_contract import __version__
 from tradingbot_operator import builders
 from tradingbot_operator.botstatus import fetch_status, parse_status
 from tradingbot_operator.spec import parse_spec
@@ -133,7 +134,7 @@ def test_the_operator_image_logs_in_answers_its_liveness_probe_and_reconciles(
             )
             deployment = eventually(lambda: cluster.get("deployment", "minimal"), 60, "the bot's Deployment")
             (container,) = deployment["spec"]["template"]["spec"]["containers"]
-            assert container["image"] == "ghcr.io/tradingbot-dev/tradingbot-bot:0.1.0"
+            assert container["image"] == f"ghcr.io/tradingbot-dev/tradingbot-bot:{__version__}"
             eventually(lambda: cluster.get("networkpolicy", "minimal"), 30, "the bot's NetworkPolicy")
             assert podman.run("exec", name, "id", "-u").strip() == str(BOT_UID)
             assert (

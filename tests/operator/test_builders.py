@@ -10,6 +10,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from tradingbot_contract import __version__
 from tradingbot_operator import builders
 from tradingbot_operator.builders import Owner
 from tradingbot_operator.spec import InvalidSpecError, parse_spec
@@ -120,7 +121,7 @@ def test_a_gpu_bot_asks_for_gpus_tolerates_gpu_nodes_and_runs_the_agent_on_cuda(
     assert pod["nodeSelector"] == {"gpu": "a100", "kubernetes.io/arch": "amd64"}
     assert children["ConfigMap/spy"]["data"]["DEVICE"] == "auto"
     assert children["ConfigMap/spy"]["data"]["GPU_COUNT"] == "1"
-    assert container["image"] == "ghcr.io/tradingbot-dev/tradingbot-bot:0.1.0-cuda"  # the CUDA build of torch
+    assert container["image"] == f"ghcr.io/tradingbot-dev/tradingbot-bot:{__version__}-cuda"  # the CUDA build of torch
 
 
 def test_a_cpu_bot_runs_the_cpu_image_single_threaded_unless_an_image_is_given():
@@ -128,7 +129,7 @@ def test_a_cpu_bot_runs_the_cpu_image_single_threaded_unless_an_image_is_given()
     assert data["DEVICE"] == "cpu" and data["GPU_COUNT"] == "0"
     assert data["OMP_NUM_THREADS"] == data["OPENBLAS_NUM_THREADS"] == data["MKL_NUM_THREADS"] == "1"
     (container,) = build({"symbols": ["SPY"]})["Deployment/spy"]["spec"]["template"]["spec"]["containers"]
-    assert container["image"] == "ghcr.io/tradingbot-dev/tradingbot-bot:0.1.0"
+    assert container["image"] == f"ghcr.io/tradingbot-dev/tradingbot-bot:{__version__}"
     (mine,) = build({"symbols": ["SPY"], "image": "registry.example/bot:dev"})["Deployment/spy"]["spec"]["template"][
         "spec"
     ]["containers"]

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tradingbot.agent.checkpoint import CHECKPOINT_NAME, TMP_PREFIX, CheckpointCorruptError, read_checkpoint
-from tradingbot.backoff import Backoff
+from tradingbot_contract.backoff import Backoff
 
 log = logging.getLogger("tradingbot.s3")
 

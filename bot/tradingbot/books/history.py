@@ -13,6 +13,7 @@ from typing import TextIO
 
 from tradingbot.books.journal import JournalError, JournalFill, bots_in, open_reader, read_fills
 from tradingbot.market.clock import EASTERN, eastern
+from tradingbot_contract import env
 
 COLUMNS = (
     "seq",
@@ -85,7 +86,7 @@ def write_trades(fills: list[JournalFill], fmt: str, out: TextIO) -> None:
 
 def print_trades(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """``tradingbot trades``; the exit code (2 with a message for a journal that cannot be read)."""
-    target = args.journal or os.environ.get("JOURNAL")
+    target = args.journal or os.environ.get(env.JOURNAL.name)
     if not target:
         print("tradingbot trades: name the journal with --journal or JOURNAL", file=sys.stderr)
         return 2

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from tradingbot.backoff import Backoff
+from tradingbot_contract.backoff import Backoff
 
 RETRYABLE = frozenset({413, 429, 499, 500, 502, 503, 504})
 

@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, InvalidHandshake, InvalidURI
 
-from tradingbot.backoff import Backoff
 from tradingbot.market.massive_wire import Cluster, Event, FrameDecoder
 from tradingbot.market.types import (
     Aggregate,
@@ -37,6 +36,7 @@ from tradingbot.market.types import (
     StockQuote,
     StockTrade,
 )
+from tradingbot_contract.backoff import Backoff
 
 log = logging.getLogger("tradingbot.massive")
 _wire_log = logging.getLogger("tradingbot.massive.wire")

@@ -1,4 +1,4 @@
-"""Capped, jittered exponential backoff: the one retry schedule of the bot's clients (S3, Massive)."""
+"""Capped, jittered exponential backoff: the one retry schedule of every client (Kubernetes, Massive, S3)."""
 
 from __future__ import annotations
 
