@@ -11,7 +11,18 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 Status = Literal["True", "False", "Unknown"]
-TYPES = ("Ready", "Reconciled", "Available", "Suspended", "Halted", "DeviceReady")
+TYPES = ("Ready", "Reconciled", "Available", "Suspended", "Halted", "DeviceReady", "Storage")
+WARNING_REASONS = frozenset(
+    {
+        "InvalidSpec",
+        "ApplyFailed",
+        "GPUNotVisible",
+        "ShrinkRefused",
+        "StorageClassChangeRefused",
+        "ExpansionNotSupported",
+    }
+)
+"""Reasons that mean something is wrong and a person should act: their Events are Warnings."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +50,10 @@ class Observed:
     device: str | None = None
     """What the bot's agent runs on, from its ``/status``; ``None`` until read."""
     device_problem: str | None = None
+    storage_refusals: tuple[tuple[str, str], ...] = ()
+    """(reason, message) of each volume change the operator refused."""
+    adopted_volumes: tuple[str, ...] = ()
+    """Claims kept larger than the spec (expanded by hand)."""
 
 
 def now_rfc3339() -> str:
@@ -86,6 +101,25 @@ def _device_ready(observed: Observed) -> Condition:
     return Condition("DeviceReady", "True", "RunningOnCPU", "the agent runs on the CPU, as specified")
 
 
+def _storage(observed: Observed) -> Condition:
+    if observed.storage_refusals:
+        reason = observed.storage_refusals[0][0]
+        return Condition("Storage", "False", reason, "; ".join(message for _, message in observed.storage_refusals))
+    if observed.adopted_volumes:
+        return Condition("Storage", "True", "LargerThanSpec", "; ".join(observed.adopted_volumes))
+    return Condition("Storage", "True", "AsSpecified", "every volume has the size and class the spec asks for")
+
+
+def event_type(condition: dict[str, Any], before: str | None) -> Literal["Normal", "Warning"]:
+    """The type of the Event announcing that ``condition`` flipped from status ``before`` (``None``: first
+    seen): a Warning when something needs a person, or a ready bot stopped being available."""
+    if condition["reason"] in WARNING_REASONS:
+        return "Warning"
+    if condition["type"] in ("Ready", "Available") and condition["status"] == "False" and before == "True":
+        return "Warning"
+    return "Normal"
+
+
 def desired(observed: Observed) -> list[Condition]:
     """Every condition for what was observed, ``Ready`` summarising the others."""
     reconciled, available, halted = _reconciled(observed), _available(observed), _halted(observed)
@@ -103,7 +137,7 @@ def desired(observed: Observed) -> list[Condition]:
         ready = Condition("Ready", "True", "RiskHalted", halted.message)
     else:
         ready = Condition("Ready", "True", "Running", "the bot is trading")
-    return [ready, reconciled, available, suspended, halted, _device_ready(observed)]
+    return [ready, reconciled, available, suspended, halted, _device_ready(observed), _storage(observed)]
 
 
 def merge(

@@ -19,17 +19,21 @@ import kopf
 
 from tradingbot_operator import builders
 from tradingbot_operator import identity as ids
-from tradingbot_operator.applying import ApiError, matches
+from tradingbot_operator.applying import ApiError
 from tradingbot_operator.botstatus import BotUnreachableError, fetch_status
+from tradingbot_operator.desired import drifted
 from tradingbot_operator.reconciler import Result, apply_children, bot_ref, owner_of, post_event, write_status
 from tradingbot_operator.runtime import MAX_POLL_BACKOFF, Runtime, runtime
 from tradingbot_operator.settings import OperatorConfig, configure
 from tradingbot_operator.spec import InvalidSpecError, parse_spec
+from tradingbot_operator.storage import plan_claim
 
 CONFIG = OperatorConfig.from_env(os.environ)
 BOTS: dict[str, Any] = {"group": ids.GROUP, "version": ids.VERSION, "plural": ids.PLURAL}
 OURS: dict[str, Any] = {"labels": {"app.kubernetes.io/managed-by": ids.MANAGED_BY}}
 log = logging.getLogger("tradingbot_operator")
+RETRY_DELAY_S = 30.0
+"""A reconcile that failed after its requests' own retries (see ``applying``) runs again this much later."""
 
 
 @kopf.on.startup()
@@ -87,7 +91,7 @@ async def _reconcile(rt: Runtime, body: Mapping[str, Any], trigger: str, restori
         await write_status(rt.api, body, result, rt.live.get(key))
     except ApiError as error:
         rt.metrics.errors.labels("ApiError").inc()
-        raise kopf.TemporaryError(f"Kubernetes API: {error}", delay=10) from error
+        raise kopf.TemporaryError(f"Kubernetes API: {error}", delay=RETRY_DELAY_S) from error
     finally:
         rt.metrics.duration.observe(time.perf_counter() - started)
     rt.metrics.reconciles.labels(trigger).inc()
@@ -107,7 +111,7 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, reason: str, **_: Any) -> 
     if result.invalid_spec is not None:
         raise kopf.PermanentError(result.invalid_spec)
     if result.apply_error is not None:
-        raise kopf.TemporaryError(result.apply_error, delay=30)
+        raise kopf.TemporaryError(result.apply_error, delay=RETRY_DELAY_S)
 
 
 @kopf.timer(**BOTS, id="resync", interval=CONFIG.resync_interval_s, initial_delay=CONFIG.resync_interval_s)
@@ -129,7 +133,9 @@ async def live_status(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
         c.get("type") == "Available" and c.get("status") == "True"
         for c in (body.get("status") or {}).get("conditions") or []
     )
-    if result is None or not available or rt.http is None or time.monotonic() < rt.next_poll.get(key, 0.0):
+    if result is None or not available or time.monotonic() < rt.next_poll.get(key, 0.0):
+        return
+    if rt.http is None or rt.http.closed:  # not started yet, or shutting down (cleanup closed it)
         return
     url = CONFIG.status_url.format(name=key[1], namespace=key[0], port=ids.HTTP_PORT)
     try:
@@ -146,7 +152,7 @@ async def live_status(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     try:
         await write_status(rt.api, body, result, live)
     except ApiError as error:
-        raise kopf.TemporaryError(f"Kubernetes API: {error}", delay=10) from error
+        raise kopf.TemporaryError(f"Kubernetes API: {error}", delay=RETRY_DELAY_S) from error
 
 
 @kopf.on.delete(**BOTS, id="delete")
@@ -197,8 +203,12 @@ def _drifted(kind: str, owner_body: Mapping[str, Any], child: Mapping[str, Any])
     name = child["metadata"].get("name")
     children = builders.children(owner, spec, builders.Cluster(False, CONFIG.namespace))
     wanted = [m for m in children if m["kind"] == kind and m["metadata"]["name"] == name]
-    if wanted and not matches(wanted[0], dict(child)):
-        return True
+    if wanted:
+        manifest = wanted[0]
+        if kind == "PersistentVolumeClaim":
+            manifest = plan_claim(manifest, dict(child)).manifest
+        if drifted(dict(child), manifest):
+            return True
     if kind == "Deployment":
         ready = int((child.get("status") or {}).get("readyReplicas") or 0) >= 1
         conditions = (owner_body.get("status") or {}).get("conditions") or []

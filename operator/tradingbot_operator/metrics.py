@@ -22,6 +22,12 @@ class OperatorMetrics:
             ["verb", "kind"],
             registry=r,
         )
+        self.retries = Counter(
+            "tradingbot_operator_api_retries_total",
+            "API requests retried after a transient failure, by HTTP status (0: no answer)",
+            ["status"],
+            registry=r,
+        )
         self.duration = Histogram("tradingbot_operator_reconcile_duration_seconds", "Time of one reconcile", registry=r)
         self.bots = Gauge("tradingbot_operator_bots_managed", "TradingBots the operator manages", registry=r)
         self.status_failures = Counter(
@@ -34,3 +40,6 @@ class OperatorMetrics:
 
     def wrote(self, verb: str, kind: str) -> None:
         self.writes.labels(verb, kind).inc()
+
+    def retried(self, status: int) -> None:
+        self.retries.labels(str(status)).inc()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 
+from tradingbot_operator import __version__
 from tradingbot_operator.applying import KubeApi
 from tradingbot_operator.botstatus import LiveFigures
 from tradingbot_operator.metrics import OperatorMetrics
@@ -31,7 +33,8 @@ class Runtime:
     _crd: tuple[float, bool] = (0.0, False)
 
     def __post_init__(self) -> None:
-        self.api = KubeApi(on_write=self.metrics.wrote)
+        agent = f"tradingbot-operator/{__version__} ({socket.gethostname()})"
+        self.api = KubeApi(on_write=self.metrics.wrote, on_retry=self.metrics.retried, user_agent=agent)
 
     async def service_monitor_crd(self) -> bool:
         """Whether the Prometheus Operator's ServiceMonitor is served (re-checked every minute)."""

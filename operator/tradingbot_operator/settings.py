@@ -59,8 +59,8 @@ def configure(settings: kopf.OperatorSettings) -> None:
         prefix=GROUP, key="last-handled-configuration"
     )
     settings.networking.request_timeout = 60
-    settings.networking.error_backoffs = [1, 2, 5, 10, 20]  # then give up on the request: about 40 s
+    settings.networking.error_backoffs = [1, 2, 5, 10, 20]  # kopf's own requests; then it gives up: about 40 s
     settings.watching.server_timeout = 300
     settings.posting.enabled = True
     settings.posting.level = logging.INFO
-    settings.queueing.error_delays = [1, 2, 5, 10, 30, 60, 120, 300]  # per-object handler retries, capped
+    settings.queueing.error_delays = [1, 2, 5, 10, 30, 60, 120, 300]  # unexpected errors in kopf's own machinery

@@ -249,3 +249,9 @@ def test_a_service_monitor_follows_the_prometheus_operator_and_the_spec(cluster,
     bot["spec"]["monitoring"] = {"serviceMonitor": "Disabled"}
     cluster.apply(bot)
     eventually(lambda: cluster.get("servicemonitor", "bot-spy") is None, what="the ServiceMonitor to go")
+    assert cluster.get("tradingbot", "bot-spy")["status"]["serviceMonitor"] == "None"
+    before = cluster.writes()
+    time.sleep(3)  # three resyncs with the CRD present and the monitor disabled: nothing to delete, no DELETE sent
+    after = cluster.writes()
+    assert after.get(("DELETE", "servicemonitors"), 0) == before.get(("DELETE", "servicemonitors"), 0)
+    assert {k: v - before.get(k, 0) for k, v in after.items() if k[1] != "events" and v != before.get(k, 0)} == {}

@@ -172,3 +172,125 @@ def test_it_runs_as_a_process_with_a_kubeconfig_for_kubectl(kubectl, tmp_path):
     finally:
         process.terminate()
         process.wait(10)
+
+
+DEPLOYMENTS = "/apis/apps/v1/namespaces/default/deployments"
+PVCS = "/api/v1/namespaces/default/persistentvolumeclaims"
+STORAGE_CLASSES = "/apis/storage.k8s.io/v1/storageclasses"
+
+
+def test_writes_get_the_api_servers_defaults(api):
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "d"},
+        "spec": {
+            "selector": {"matchLabels": {"a": "b"}},
+            "template": {
+                "metadata": {"labels": {"a": "b"}},
+                "spec": {
+                    "serviceAccountName": "sa",
+                    "containers": [
+                        {
+                            "name": "c",
+                            "image": "img:1",
+                            "ports": [{"containerPort": 80}],
+                            "readinessProbe": {"httpGet": {"path": "/", "port": 80}},
+                        }
+                    ],
+                    "volumes": [{"name": "v", "configMap": {"name": "cm"}}],
+                },
+            },
+        },
+    }
+    code, stored = call(api, "POST", DEPLOYMENTS, deployment)
+    spec = stored["spec"]
+    pod = spec["template"]["spec"]
+    (container,) = pod["containers"]
+    assert code == 201 and spec["strategy"]["type"] == "RollingUpdate" and spec["revisionHistoryLimit"] == 10
+    assert (pod["dnsPolicy"], pod["restartPolicy"], pod["schedulerName"]) == (
+        "ClusterFirst",
+        "Always",
+        "default-scheduler",
+    )
+    assert pod["serviceAccount"] == "sa" and pod["securityContext"] == {} and pod["enableServiceLinks"] is True
+    assert (
+        container["terminationMessagePath"] == "/dev/termination-log" and container["imagePullPolicy"] == "IfNotPresent"
+    )
+    assert container["ports"][0]["protocol"] == "TCP" and container["readinessProbe"]["successThreshold"] == 1
+    assert (
+        container["readinessProbe"]["httpGet"]["scheme"] == "HTTP"
+        and pod["volumes"][0]["configMap"]["defaultMode"] == 420
+    )
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}, "spec": {"ports": [{"port": 80}]}}
+    code, stored = call(api, "POST", "/api/v1/namespaces/default/services", service)
+    assert stored["spec"]["clusterIP"].startswith("10.96.") and stored["spec"]["ports"][0]["targetPort"] == 80
+    ip = stored["spec"]["clusterIP"]
+    replaced = call(api, "PUT", "/api/v1/namespaces/default/services/s", {**service, "metadata": stored["metadata"]})[1]
+    assert replaced["spec"]["clusterIP"] == ip  # an update keeps the allocated address
+
+
+def pvc(name: str, size: str, storage_class: str | None = None) -> dict:
+    spec: dict = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}}
+    if storage_class is not None:
+        spec["storageClassName"] = storage_class
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name}, "spec": spec}
+
+
+def storage_class(name: str, expandable: bool, default: bool = False) -> dict:
+    annotations = {"storageclass.kubernetes.io/is-default-class": "true"} if default else {}
+    return {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {"name": name, "annotations": annotations},
+        "provisioner": "example.com/csi",
+        "allowVolumeExpansion": expandable,
+    }
+
+
+def test_claims_get_the_default_class_grow_only_when_it_allows_and_never_shrink(api):
+    call(api, "POST", STORAGE_CLASSES, storage_class("standard", expandable=True, default=True))
+    call(api, "POST", STORAGE_CLASSES, storage_class("fixed", expandable=False))
+    code, created = call(api, "POST", PVCS, pvc("a", "10Gi"))
+    assert code == 201 and created["spec"]["storageClassName"] == "standard"
+    assert created["spec"]["volumeMode"] == "Filesystem"
+    grow = {"spec": {"resources": {"requests": {"storage": "20Gi"}}}}
+    assert call(api, "PATCH", f"{PVCS}/a", grow, "application/merge-patch+json")[0] == 200
+    shrink = {"spec": {"resources": {"requests": {"storage": "5Gi"}}}}
+    code, answer = call(api, "PATCH", f"{PVCS}/a", shrink, "application/merge-patch+json")
+    assert code == 422 and "can not be less than previous value" in answer["message"]
+    code, answer = call(
+        api, "PATCH", f"{PVCS}/a", {"spec": {"storageClassName": "fixed"}}, "application/merge-patch+json"
+    )
+    assert code == 422 and "immutable" in answer["message"]
+    call(api, "POST", PVCS, pvc("b", "10Gi", "fixed"))
+    code, answer = call(api, "PATCH", f"{PVCS}/b", grow, "application/merge-patch+json")
+    assert code == 403 and "must support resize" in answer["message"]
+    assert call(api, "GET", f"{PVCS}/b")[1]["spec"]["resources"]["requests"]["storage"] == "10Gi"
+
+
+@pytest.fixture
+def server() -> Iterator[kubeemu.EmulatorThread]:
+    with kubeemu.EmulatorThread() as running:
+        yield running
+
+
+def test_injected_faults_answer_the_matching_requests_then_stop(server):
+    server.call(lambda: server.emulator.faults.append(kubeemu.Fault("POST", "configmaps", 503)))
+    server.call(lambda: server.emulator.faults.append(kubeemu.Fault("GET", "*", 429, times=2, retry_after=3)))
+    assert call(server.url, "POST", CM, configmap("x"))[0] == 503
+    assert call(server.url, "POST", CM, configmap("x"))[0] == 201  # used up: the next one goes through
+    request = urllib.request.Request(server.url + f"{CM}/x")  # noqa: S310 - the local emulator
+    for _ in range(2):
+        with pytest.raises(urllib.error.HTTPError) as throttled:
+            urllib.request.urlopen(request, timeout=10)  # noqa: S310
+        assert throttled.value.code == 429 and throttled.value.headers["Retry-After"] == "3"
+    assert call(server.url, "GET", f"{CM}/x")[0] == 200
+    assert server.call(lambda: server.emulator.writes[("POST", "configmaps")]) == 1  # the refused one never landed
+
+
+def test_a_dropped_connection_gets_no_answer(server):
+    server.call(lambda: server.emulator.faults.append(kubeemu.Fault("*", "*", 0)))
+    with pytest.raises((urllib.error.URLError, ConnectionError)):
+        urllib.request.urlopen(server.url + CM, timeout=10)  # noqa: S310 - the local emulator
+    assert call(server.url, "GET", CM)[0] == 200

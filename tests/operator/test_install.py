@@ -43,11 +43,15 @@ def test_rbac_grants_only_what_the_operator_uses_and_nothing_on_secrets(kubectl,
     (role,) = [o for o in kustomize(kubectl, root / "config" / "default") if o["kind"] == "ClusterRole"]
     for rule in role["rules"]:
         assert "secrets" not in rule["resources"] and "*" not in rule["resources"] and "*" not in rule["verbs"]
-        assert not {"update", "deletecollection", "escalate", "bind", "impersonate"} & set(rule["verbs"])
+        assert not {"deletecollection", "escalate", "bind", "impersonate"} & set(rule["verbs"])
     grants = {
         (g, r): set(rule["verbs"]) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"]
     }
     assert grants[("tradingbot.dev", "tradingbots/status")] == {"get", "patch"}
+    assert "update" not in grants[("tradingbot.dev", "tradingbots")]  # a user's spec is never replaced
+    for child in [("apps", "deployments"), ("", "configmaps"), ("", "services"), ("", "persistentvolumeclaims")]:
+        assert {"create", "update"} <= grants[child] and "patch" not in grants[child]  # drift: one guarded PUT
+    assert grants[("storage.k8s.io", "storageclasses")] == {"get"}
     assert "delete" not in grants[("apps", "deployments")]  # garbage collection deletes children, not the operator
     assert grants[("", "events")] == {"create"}
 

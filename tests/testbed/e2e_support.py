@@ -66,6 +66,17 @@ class Cluster:
         out = self.kubectl("get", kind, name, "-n", namespace, "-o", "json", check=False)
         return json.loads(out) if out.lstrip().startswith("{") else None
 
+    def inject(self, *faults: kubeemu.Fault) -> None:
+        """Make the API server fail the next matching requests (see :class:`kubeemu.Fault`)."""
+        self.server.call(lambda: self.server.emulator.faults.extend(faults))
+
+    def events(self, name: str, namespace: str = "trading") -> list[dict[str, Any]]:
+        """The Events about object ``name``, oldest first."""
+        out = self.kubectl(
+            "get", "events", "-n", namespace, "--field-selector", f"involvedObject.name={name}", "-o", "json"
+        )
+        return list(json.loads(out)["items"])
+
     def writes(self) -> dict[tuple[str, str], int]:
         """Write requests the emulator received so far, by (method, plural)."""
         return dict(self.server.call(lambda: dict(self.server.emulator.writes)))

@@ -20,10 +20,13 @@ apiserver does and KMock does not (the numbers follow ``kube-testbed.md``):
 Also: the status subresource is isolated (a main-resource write never changes ``.status`` and a
 ``/status`` write changes only it), a write that changes nothing is a no-op (no new resourceVersion,
 no event), finalizers hold deletion, and a background garbage collector deletes dependents whose owner
-(by ``ownerReferences[].uid``) is gone. Strategic merge patches are applied as JSON merge patches with
-the ``$``-directives dropped. Still absent: controllers (no ReplicaSets or Pods; tests patch a
-Deployment's status themselves), admission, schema validation and defaulting, RBAC and authentication,
-server-side apply, protobuf, watch bookmarks and ``410 Gone``.
+(by ``ownerReferences[].uid``) is gone. Writes of the kinds a TradingBot owns get the API server's
+defaults, empty ObjectMeta lists and maps are stored as absent, and claims follow the DefaultStorageClass
+and resize rules (``kube_rules``). Strategic merge patches are applied as JSON merge patches with the
+``$``-directives dropped. For tests: :class:`Fault` makes chosen requests fail (an HTTP status with an
+optional ``Retry-After``, or a dropped connection), and every request is logged with its User-Agent.
+Still absent: controllers (no ReplicaSets or Pods; tests patch a Deployment's status themselves),
+RBAC and authentication, server-side apply, protobuf, watch bookmarks and ``410 Gone``.
 
 Run it in-process with :class:`EmulatorThread` or as ``python tests/testbed/kubeemu.py --kubeconfig F``.
 """
@@ -54,10 +57,13 @@ import jsonpatch
 import kmock
 from kmock._internal import parsing, rendering
 
+import kube_rules
+
 Obj = dict[str, Any]
 Key = tuple[kmock.resource, str | None, str]
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CRD_RESOURCE = kmock.resource("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+STORAGE_CLASSES = kmock.resource("storage.k8s.io", "v1", "storageclasses")
 ALL_VERBS = {"create", "delete", "get", "list", "patch", "update", "watch"}
 
 _parse_path_of_kmock = parsing.parse_path
@@ -179,6 +185,25 @@ def _field_match(obj: Obj, selector: str) -> bool:
     return True
 
 
+@attrs.define
+class Fault:
+    """Answer the next ``times`` requests matching ``method`` and ``plural`` (``*``: any) with ``code``
+    (0: drop the connection without an answer) and, when set, a ``Retry-After`` header in seconds."""
+
+    method: str
+    plural: str
+    code: int
+    times: int = 1
+    retry_after: int | None = None
+
+    def takes(self, method: str, plural: str | None) -> bool:
+        """Whether this fault answers the request (and uses up one of its times)."""
+        if self.times <= 0 or self.method not in ("*", method) or self.plural not in ("*", plural):
+            return False
+        self.times -= 1
+        return True
+
+
 @attrs.define(kw_only=True)
 class KubeEmulator(kmock.KubernetesEmulator):
     """KMock's emulator serving CRUD, watches and tables like an apiserver (see the module docstring)."""
@@ -186,10 +211,16 @@ class KubeEmulator(kmock.KubernetesEmulator):
     garbage_collect: bool = True
     writes: collections.Counter[tuple[str, str]] = attrs.field(factory=collections.Counter, init=False)
     """Write requests received, by (method, plural): what a benchmark counts."""
+    faults: list[Fault] = attrs.field(factory=list, init=False)
+    """Injected failures, consumed in order (see :class:`Fault`)."""
+    requests: list[tuple[float, str, str, str, str]] = attrs.field(factory=list, init=False)
+    """Every request on a resource: (monotonic time, User-Agent, method, plural, name), for tests that
+    ask who wrote what when."""
     _rv: int = attrs.field(default=0, init=False)
     _log: list[tuple[int, kmock.resource, Obj]] = attrs.field(factory=list, init=False)
     _changed: asyncio.Event = attrs.field(factory=asyncio.Event, init=False)
     _columns: dict[kmock.resource, list[Obj]] = attrs.field(factory=dict, init=False)
+    _ips: int = attrs.field(default=0, init=False)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -213,11 +244,16 @@ class KubeEmulator(kmock.KubernetesEmulator):
         resource = request.resource
         if resource is None or resource.plural is None:
             return await kmock.RawHandler._handle(self, request)  # discovery, /version, …
-        if request.method.upper() in WRITE_METHODS:
-            self.writes[(request.method.upper(), resource.plural)] += 1
+        method = request.method.upper()
+        user_agent = request.headers.get("User-Agent", "")
+        self.requests.append((time.monotonic(), user_agent, method, resource.plural, str(request.name or "")))
+        fault = next((f for f in self.faults if f.takes(method, resource.plural)), None)
+        if fault is not None:
+            return self._fail(request, fault)
+        if method in WRITE_METHODS:
+            self.writes[(method, resource.plural)] += 1
         try:
             info = self._info(resource)
-            method = request.method.upper()
             if method == "GET" and request.params.get("watch") in ("true", "1"):
                 return await self._watch(request, resource, info)
             if method == "GET" and request.name is None:
@@ -246,6 +282,17 @@ class KubeEmulator(kmock.KubernetesEmulator):
                 },
                 status=error.code,
             )
+
+    @staticmethod
+    def _fail(request: rendering.Request, fault: Fault) -> aiohttp.web.StreamResponse:
+        if fault.code == 0:
+            raw = request._raw_request
+            assert raw is not None and raw.transport is not None
+            raw.transport.close()  # the client sees the connection drop without an answer
+            return aiohttp.web.Response(status=500)
+        headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+        body = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": fault.code, "message": "injected"}
+        return aiohttp.web.json_response(body, status=fault.code, headers=headers)
 
     def _info(self, resource: kmock.resource) -> kmock.ResourceInfo:
         if resource not in self.resources:
@@ -332,9 +379,26 @@ class KubeEmulator(kmock.KubernetesEmulator):
         key: Key = (resource, namespace, meta["name"])
         if key in self.objects and not self.objects[key].deleted:
             raise ApiStatusError(409, "AlreadyExists", f'{resource.plural} "{meta["name"]}" already exists')
+        self._admit(info, body, None)
         if request.params.get("dryRun"):
             return body
         return self._insert(resource, namespace, body)
+
+    def _admit(self, info: kmock.ResourceInfo, new: Obj, old: Obj | None) -> None:
+        """The server's defaulting and the claim rules (``kube_rules``) on a write of the main resource."""
+        kind = str(info.kind)
+        kube_rules.drop_empty_metadata(new)
+        kube_rules.apply_defaults(kind, new, self._allocate_ip, old)
+        if kind == "PersistentVolumeClaim":
+            classes = [o.raw for (res, _, _), o in self.objects.items() if res == STORAGE_CLASSES and not o.deleted]
+            try:
+                kube_rules.admit_claim(new, old, classes)
+            except kube_rules.RefusedError as refusal:
+                raise ApiStatusError(refusal.code, refusal.reason, refusal.message) from None
+
+    def _allocate_ip(self) -> str:
+        self._ips += 1
+        return f"10.96.{self._ips // 250}.{self._ips % 250 + 1}"
 
     def _commit(  # noqa: PLR0912 - the apiserver's write rules, in one place
         self, request: rendering.Request, key: Key, info: kmock.ResourceInfo, current: Obj, new: Obj
@@ -347,6 +411,8 @@ class KubeEmulator(kmock.KubernetesEmulator):
             else:
                 meta.pop(fixed, None)
         meta["resourceVersion"] = old_meta["resourceVersion"]
+        if request.subresource != "status":
+            self._admit(info, new, current)
         if "status" in info.subresources:
             if request.subresource == "status":
                 new = {**copy.deepcopy(current), "status": new.get("status")}
