@@ -345,6 +345,10 @@ class TradingBotSpec(_Model):
         duplicates = sorted({s for s in self.symbols if self.symbols.count(s) > 1})
         if duplicates:
             raise ValueError(f"symbols lists {', '.join(duplicates)} more than once")
+        secrets = [s.name for s in self.image_pull_secrets]
+        repeated = sorted({name for name in secrets if secrets.count(name) > 1})
+        if repeated:
+            raise ValueError(f"imagePullSecrets lists {', '.join(repeated)} more than once")
         reserved = sorted(k for k in self.pod_labels if k.startswith(RESERVED_LABEL_PREFIXES))
         if reserved:
             raise ValueError(

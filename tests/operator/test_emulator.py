@@ -294,3 +294,42 @@ def test_a_dropped_connection_gets_no_answer(server):
     with pytest.raises((urllib.error.URLError, ConnectionError)):
         urllib.request.urlopen(server.url + CM, timeout=10)  # noqa: S310 - the local emulator
     assert call(server.url, "GET", CM)[0] == 200
+
+
+def test_custom_resources_are_validated_defaulted_and_pruned_as_a_cluster_would(kubectl, tmp_path, root):
+    with kubeemu.EmulatorThread() as running:
+        kubeconfig = kubeemu.write_kubeconfig(tmp_path / "kubeconfig", running.url)
+        env = {"KUBECONFIG": str(kubeconfig), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+
+        def kubectl_run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [kubectl, *args], input=stdin, capture_output=True, text=True, env=env, timeout=60, check=False
+            )
+
+        assert kubectl_run("apply", "--validate=false", "-f", str(root / "crds" / "tradingbots.yaml")).returncode == 0
+        bad = {
+            "apiVersion": "tradingbot.dev/v1alpha1",
+            "kind": "TradingBot",
+            "metadata": {"name": "bad"},
+            "spec": {"symbols": ["spy"], "initialCapital": 500, "marketData": {"source": "massive"}},
+        }
+        # --validate=false: kubectl's own checks need the OpenAPI documents, which the emulator does not serve;
+        # what is shown is the API server's answer
+        refused = kubectl_run("apply", "--validate=false", "-f", "-", stdin=json.dumps(bad))
+        assert refused.returncode != 0
+        for part in (
+            'The TradingBot "bad" is invalid',
+            "spec.symbols[0]",
+            "spec.initialCapital in body should be greater than or equal to 1000",
+            "marketData.credentialsSecretRef is required when marketData.source is massive",
+        ):
+            assert part in refused.stderr, refused.stderr
+        typo = {**bad, "spec": {"symbols": ["SPY"], "initalCapital": 5000}}
+        bots = "/apis/tradingbot.dev/v1alpha1/namespaces/default/tradingbots"
+        code, answer = call(running.url, "POST", f"{bots}?fieldValidation=Strict", typo)  # kubectl's default
+        assert code == 400 and 'unknown field "spec.initalCapital"' in answer["message"]
+        good = {**bad, "spec": {"symbols": ["SPY"]}}
+        assert kubectl_run("apply", "--validate=false", "-f", "-", stdin=json.dumps(good)).returncode == 0
+        stored = json.loads(kubectl_run("get", "tradingbot", "bad", "-o", "json").stdout)["spec"]
+        assert stored["initialCapital"] == 100000 and stored["risk"]["maxDrawdownPercent"] == 25
+        assert stored["marketData"]["source"] == "sim" and stored["dataQuality"]["optionSpread"]["relative"] == 0.04

@@ -22,7 +22,9 @@ Also: the status subresource is isolated (a main-resource write never changes ``
 no event), finalizers hold deletion, and a background garbage collector deletes dependents whose owner
 (by ``ownerReferences[].uid``) is gone. Writes of the kinds a TradingBot owns get the API server's
 defaults, empty ObjectMeta lists and maps are stored as absent, and claims follow the DefaultStorageClass
-and resize rules (``kube_rules``). Strategic merge patches are applied as JSON merge patches with the
+and resize rules (``kube_rules``); custom resources are pruned, defaulted and validated against their
+CRD's structural schema and CEL rules, refusals worded as the API server words them
+(``kube_validation``). Strategic merge patches are applied as JSON merge patches with the
 ``$``-directives dropped. For tests: :class:`Fault` makes chosen requests fail (an HTTP status with an
 optional ``Retry-After``, or a dropped connection), and every request is logged with its User-Agent.
 Still absent: controllers (no ReplicaSets or Pods; tests patch a Deployment's status themselves),
@@ -58,6 +60,7 @@ import kmock
 from kmock._internal import parsing, rendering
 
 import kube_rules
+import kube_validation
 
 Obj = dict[str, Any]
 Key = tuple[kmock.resource, str | None, str]
@@ -86,9 +89,9 @@ parsing.parse_path = _parse_path  # rendering.Request._parse looks it up on the 
 class ApiStatusError(Exception):
     """An error answered as a ``v1 Status`` (the way kubectl and kopf expect it)."""
 
-    def __init__(self, code: int, reason: str, message: str) -> None:
+    def __init__(self, code: int, reason: str, message: str, details: Obj | None = None) -> None:
         super().__init__(message)
-        self.code, self.reason, self.message = code, reason, message
+        self.code, self.reason, self.message, self.details = code, reason, message, details
 
 
 def _now() -> str:
@@ -221,6 +224,8 @@ class KubeEmulator(kmock.KubernetesEmulator):
     _changed: asyncio.Event = attrs.field(factory=asyncio.Event, init=False)
     _columns: dict[kmock.resource, list[Obj]] = attrs.field(factory=dict, init=False)
     _ips: int = attrs.field(default=0, init=False)
+    _schemas: dict[kmock.resource, tuple[Obj, str, str]] = attrs.field(factory=dict, init=False)
+    """A CRD version's (openAPIV3Schema, kind, group), for validating its objects."""
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -279,6 +284,7 @@ class KubeEmulator(kmock.KubernetesEmulator):
                     "code": error.code,
                     "reason": error.reason,
                     "message": error.message,
+                    **({"details": error.details} if error.details else {}),
                 },
                 status=error.code,
             )
@@ -361,6 +367,9 @@ class KubeEmulator(kmock.KubernetesEmulator):
                 verbs=set(ALL_VERBS),
             )
             self._columns[resource] = list(version.get("additionalPrinterColumns", []))
+            schema = (version.get("schema") or {}).get("openAPIV3Schema")
+            if isinstance(schema, dict):
+                self._schemas[resource] = (schema, names["kind"], spec["group"])
 
     async def _create(self, request: rendering.Request, resource: kmock.resource, info: kmock.ResourceInfo) -> Obj:
         body = request.data
@@ -379,13 +388,34 @@ class KubeEmulator(kmock.KubernetesEmulator):
         key: Key = (resource, namespace, meta["name"])
         if key in self.objects and not self.objects[key].deleted:
             raise ApiStatusError(409, "AlreadyExists", f'{resource.plural} "{meta["name"]}" already exists')
-        self._admit(info, body, None)
+        body = self._admit(request, resource, info, body, None)
         if request.params.get("dryRun"):
             return body
         return self._insert(resource, namespace, body)
 
-    def _admit(self, info: kmock.ResourceInfo, new: Obj, old: Obj | None) -> None:
-        """The server's defaulting and the claim rules (``kube_rules``) on a write of the main resource."""
+    def _admit(
+        self,
+        request: rendering.Request,
+        resource: kmock.resource,
+        info: kmock.ResourceInfo,
+        new: Obj,
+        old: Obj | None,
+        builtin: bool = True,
+    ) -> Obj:
+        """The object to store after, for a custom resource, its CRD's schema (``kube_validation``) and, on
+        the main resource (``builtin``), the server's defaulting and the claim rules (``kube_rules``)."""
+        if resource in self._schemas:
+            schema, kind, group = self._schemas[resource]
+            strict = request.params.get("fieldValidation") == "Strict"
+            try:
+                new = kube_validation.admit(new, old, schema, kind, group, strict)
+            except kube_validation.Rejection as rejection:
+                raise ApiStatusError(rejection.code, rejection.reason, rejection.message, rejection.details) from None
+        if builtin:
+            self._admit_builtin(info, new, old)
+        return new
+
+    def _admit_builtin(self, info: kmock.ResourceInfo, new: Obj, old: Obj | None) -> None:
         kind = str(info.kind)
         kube_rules.drop_empty_metadata(new)
         kube_rules.apply_defaults(kind, new, self._allocate_ip, old)
@@ -411,8 +441,6 @@ class KubeEmulator(kmock.KubernetesEmulator):
             else:
                 meta.pop(fixed, None)
         meta["resourceVersion"] = old_meta["resourceVersion"]
-        if request.subresource != "status":
-            self._admit(info, new, current)
         if "status" in info.subresources:
             if request.subresource == "status":
                 new = {**copy.deepcopy(current), "status": new.get("status")}
@@ -422,6 +450,7 @@ class KubeEmulator(kmock.KubernetesEmulator):
                 new.pop("status", None)
                 if "status" in current:
                     new["status"] = copy.deepcopy(current["status"])
+        new = self._admit(request, key[0], info, new, current, builtin=request.subresource != "status")
         if new == current:
             return current
         body_changed = any(
