@@ -20,6 +20,8 @@ from tradingbot_operator.spec import LabelSelector, TradingBotSpec
 Manifest = dict[str, Any]
 VOLUMES = ("models", "checkpoints", "logs")
 CONFIG_HASH_ANNOTATION = f"{ids.GROUP}/config-hash"
+SCRAPE_JOB = "tradingbots"
+"""The ``job`` label of every bot's series, under the standalone Prometheus and the Prometheus Operator."""
 GRACE_PERIOD_S = 30  # SIGTERM → final checkpoint → exit; the bot finishes well inside it
 
 
@@ -358,18 +360,39 @@ def service(owner: Owner) -> Manifest:
 
 
 def service_monitor(owner: Owner, spec: TradingBotSpec) -> Manifest:
-    """A Prometheus Operator ServiceMonitor for the bot's Service (extra labels e.g. ``release``)."""
+    """A Prometheus Operator ServiceMonitor for the bot's Service (extra labels e.g. ``release``).
+
+    Its relabelings give the bot's series the labels of the standalone configuration
+    (config/monitoring/prometheus): ``job="tradingbots"``, ``namespace``, ``pod`` and ``tradingbot``,
+    without the ``service``, ``container`` and ``endpoint`` labels the Prometheus Operator adds, so the
+    dashboard, the recording rules and the alerts work the same under either.
+    """
     meta = _metadata(owner, child_name(owner), "bot")
     meta["labels"] = {**spec.monitoring.labels, **meta["labels"]}
+    relabelings = [
+        {"action": "replace", "targetLabel": "job", "replacement": SCRAPE_JOB},
+        {
+            "action": "replace",
+            "sourceLabels": [f"__meta_kubernetes_pod_label_{_prometheus_name(ids.BOT_LABEL)}"],
+            "targetLabel": "tradingbot",
+        },
+        {"action": "labeldrop", "regex": "service|container|endpoint"},
+    ]
+    endpoint = {"port": ids.HTTP_PORT_NAME, "path": pod.METRICS_PATH, "interval": "15s", "relabelings": relabelings}
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "ServiceMonitor",
         "metadata": meta,
         "spec": {
             "selector": {"matchLabels": {**ids.selector_labels(owner.name), ids.COMPONENT_LABEL: "bot"}},
-            "endpoints": [{"port": ids.HTTP_PORT_NAME, "path": pod.METRICS_PATH, "interval": "15s"}],
+            "endpoints": [endpoint],
         },
     }
+
+
+def _prometheus_name(label: str) -> str:
+    """A Kubernetes label name as Prometheus discovery spells it in a meta label."""
+    return "".join(c if c.isalnum() or c == "_" else "_" for c in label)
 
 
 def wants_service_monitor(spec: TradingBotSpec, crd_present: bool) -> bool:

@@ -9,6 +9,9 @@ import kubernetes_validate
 import yaml
 
 from prom_support import local_config
+from tradingbot_operator import builders
+from tradingbot_operator import identity as ids
+from tradingbot_operator.spec import parse_spec
 
 KUBERNETES = "1.32.0"
 
@@ -39,10 +42,11 @@ def test_the_stack_renders_and_every_object_validates(rendered):
 
 def test_the_dashboard_ships_for_the_grafana_sidecar_and_is_provisioned(rendered):
     maps = by_kind(rendered, "ConfigMap")
-    (dashboard,) = [m for n, m in maps.items() if n.startswith("grafana-dashboard-tradingbot")]
-    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
-    board = json.loads(dashboard["data"]["tradingbot.json"])
-    assert [v["name"] for v in board["templating"]["list"]] == ["namespace", "tradingbot"]
+    dashboards = {n.rsplit("-", 1)[0]: m for n, m in maps.items() if n.startswith("grafana-dashboard-")}
+    assert set(dashboards) == {"grafana-dashboard-tradingbot", "grafana-dashboard-tradingbot-operator"}
+    assert all(m["metadata"]["labels"]["grafana_dashboard"] == "1" for m in dashboards.values())
+    board = json.loads(dashboards["grafana-dashboard-tradingbot"]["data"]["tradingbot.json"])
+    assert [v["name"] for v in board["templating"]["list"]] == ["datasource", "namespace", "tradingbot"]
     titles = {p["title"] for p in board["panels"]}
     assert {
         "Portfolio value",
@@ -58,7 +62,21 @@ def test_the_dashboard_ships_for_the_grafana_sidecar_and_is_provisioned(rendered
     assert datasources[0]["uid"] == "prometheus" and datasources[0]["url"].startswith(
         "http://prometheus.monitoring.svc:9090"
     )
-    assert all(p["datasource"]["uid"] == "prometheus" for p in board["panels"])
+    operator = json.loads(dashboards["grafana-dashboard-tradingbot-operator"]["data"]["tradingbot-operator.json"])
+    assert {"Bots managed", "Reconciles", "Reconcile errors", "API writes", "API retries"} <= {
+        p["title"] for p in operator["panels"]
+    }
+    for dashboard in (board, operator):  # importable into any Grafana: the data source is a variable
+        (variable,) = [v for v in dashboard["templating"]["list"] if v["type"] == "datasource"]
+        assert variable["name"] == "datasource" and variable["query"] == "prometheus"
+        assert all(p["datasource"]["uid"] == "${datasource}" for p in dashboard["panels"])
+        assert all(t["datasource"]["uid"] == "${datasource}" for p in dashboard["panels"] for t in p["targets"])
+        assert all(v["datasource"]["uid"] == "${datasource}" for v in dashboard["templating"]["list"][1:])
+    (grafana,) = [d for n, d in by_kind(rendered, "Deployment").items() if n == "grafana"]
+    mounted = {v["configMap"]["name"] for v in grafana["spec"]["template"]["spec"]["volumes"] if "configMap" in v}
+    assert {"grafana-dashboard-tradingbot", "grafana-dashboard-tradingbot-operator"} <= {
+        n.rsplit("-", 1)[0] if n.rsplit("-", 1)[0] in dashboards else n for n in mounted
+    }
 
 
 def test_the_prometheus_rule_carries_exactly_the_rules_file(monitoring):
@@ -97,6 +115,8 @@ def test_rules_pass_promtool_and_every_alert_has_a_unit_test(monitoring, promtoo
             "TradingBotJournalBlocked",
             "TradingBotDrawdownHigh",
             "TradingBotDecisionLatencyHigh",
+            "TradingBotOperatorDown",
+            "TradingBotOperatorReconcileFailing",
         }
     )
 
@@ -113,3 +133,17 @@ def test_the_scrape_config_passes_promtool_with_file_discovery_in_place_of_kuber
         [promtool, "check", "config", str(config)], capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_bots_service_monitor_and_the_operators_pod_monitor_label_series_as_the_standalone_config(monitoring):
+    production = yaml.safe_load((monitoring / "prometheus" / "prometheus.yml").read_text())
+    jobs = {j["job_name"] for j in production["scrape_configs"]}
+    assert {builders.SCRAPE_JOB, "tradingbot-operator"} <= jobs
+    owner = builders.Owner("spy", "trading", "uid")
+    monitor = builders.service_monitor(owner, parse_spec("spy", {"symbols": ["SPY"]}))
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert {"action": "replace", "targetLabel": "job", "replacement": builders.SCRAPE_JOB} in endpoint["relabelings"]
+    pod_monitor = yaml.safe_load((monitoring / "prometheus-operator" / "podmonitor.yaml").read_text())
+    (endpoint,) = pod_monitor["spec"]["podMetricsEndpoints"]
+    assert {"action": "replace", "targetLabel": "job", "replacement": "tradingbot-operator"} in endpoint["relabelings"]
+    assert pod_monitor["spec"]["selector"]["matchLabels"] == ids.operator_selector_labels()
