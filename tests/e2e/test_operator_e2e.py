@@ -241,8 +241,18 @@ def test_a_service_monitor_follows_the_prometheus_operator_and_the_spec(cluster,
     operator()  # the CRD is detected when the operator (re)checks for it
     bot["spec"]["monitoring"] = {"labels": {"release": "kube-prometheus-stack"}}
     cluster.apply(bot)
-    monitor = eventually(lambda: cluster.get("servicemonitor", "bot-spy"), what="the ServiceMonitor")
-    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    # the restarted operator may first apply the spec it resumed with, then the update: wait for the label
+    labelled = "{.metadata.labels.release}"
+    eventually(
+        lambda: (
+            cluster.kubectl(
+                "get", "servicemonitor", "bot-spy", "-n", "trading", "-o", f"jsonpath={labelled}", check=False
+            )
+            == "kube-prometheus-stack"
+        ),
+        what="the labelled ServiceMonitor",
+    )
+    monitor = cluster.get("servicemonitor", "bot-spy")
     assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
     assert cluster.get("tradingbot", "bot-spy")["status"]["serviceMonitor"] == "Created"
 
