@@ -1,4 +1,5 @@
-"""The TradingBot operator: ``kopf run --standalone -m tradingbot_operator.handlers``.
+"""The TradingBot operator: ``kopf run --all-namespaces --peering=tradingbot-operator -m tradingbot_operator.handlers``
+(two replicas, one leading; ``--standalone`` for a single one).
 
 The handlers module is not imported here: importing a builder or the spec model must not register kopf
 handlers or read the operator's settings.

@@ -36,9 +36,12 @@ RETRY_DELAY_S = 30.0
 """A reconcile that failed after its requests' own retries (see ``applying``) runs again this much later."""
 
 
+STARTED_AT_S = time.time()
+
+
 @kopf.on.startup()
 async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
-    configure(settings)
+    configure(settings, CONFIG, STARTED_AT_S)
     rt = runtime(memo)
     rt.http = aiohttp.ClientSession()
     if CONFIG.metrics_port:

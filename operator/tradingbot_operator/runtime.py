@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from dataclasses import dataclass, field
@@ -33,7 +34,8 @@ class Runtime:
     _crd: tuple[float, bool] = (0.0, False)
 
     def __post_init__(self) -> None:
-        agent = f"tradingbot-operator/{__version__} ({socket.gethostname()})"
+        replica = os.environ.get("POD_ID") or f"{socket.gethostname()}/{os.getpid()}"  # kopf's peering id too
+        agent = f"tradingbot-operator/{__version__} ({replica})"
         self.api = KubeApi(on_write=self.metrics.wrote, on_retry=self.metrics.retried, user_agent=agent)
 
     async def service_monitor_crd(self) -> bool:

@@ -26,19 +26,24 @@ class OperatorConfig:
     namespace: str = "trading-bot"
     """The operator's own namespace (``POD_NAMESPACE``, from the downward API): the bots' NetworkPolicies
     let its pods in."""
+    peering_lifetime_s: float = 30.0
+    """How long a replica's peering entry lives without a keep-alive: a crashed leader is replaced after
+    at most this long (a cleanly exiting one at once)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> OperatorConfig:
-        """Read ``RESYNC_INTERVAL``, ``STATUS_INTERVAL``, ``BOT_STATUS_URL``, ``METRICS_PORT`` and ``POD_NAMESPACE``."""
+        """Read ``RESYNC_INTERVAL``, ``STATUS_INTERVAL``, ``BOT_STATUS_URL``, ``METRICS_PORT``, ``POD_NAMESPACE``
+        and ``PEERING_LIFETIME``."""
         config = cls(
             resync_interval_s=_number(environ, "RESYNC_INTERVAL", cls.resync_interval_s),
             status_interval_s=_number(environ, "STATUS_INTERVAL", cls.status_interval_s),
             status_url=environ.get("BOT_STATUS_URL", cls.status_url),
             metrics_port=int(_number(environ, "METRICS_PORT", cls.metrics_port)),
             namespace=environ.get("POD_NAMESPACE") or cls.namespace,
+            peering_lifetime_s=_number(environ, "PEERING_LIFETIME", cls.peering_lifetime_s),
         )
-        if min(config.resync_interval_s, config.status_interval_s) <= 0:
-            raise ValueError("RESYNC_INTERVAL and STATUS_INTERVAL must be positive seconds")
+        if min(config.resync_interval_s, config.status_interval_s, config.peering_lifetime_s) <= 0:
+            raise ValueError("RESYNC_INTERVAL, STATUS_INTERVAL and PEERING_LIFETIME must be positive seconds")
         if not 0 <= config.metrics_port <= 65535 or config.metrics_port != _number(environ, "METRICS_PORT", 8081):
             raise ValueError("METRICS_PORT must be a port number (0: off)")
         return config
@@ -51,8 +56,16 @@ def _number(environ: Mapping[str, str], name: str, default: float) -> float:
         raise ValueError(f"{name} must be a number, got {environ[name]!r}") from None
 
 
-def configure(settings: kopf.OperatorSettings) -> None:
-    """Production settings: state under the project's API group, bounded retries, Events for actions."""
+def configure(settings: kopf.OperatorSettings, config: OperatorConfig, started_at_s: float) -> None:
+    """Production settings: state under the project's API group, bounded retries, Events for actions, and
+    peering in which the replica started first (``started_at_s``, Unix seconds) has the highest priority.
+
+    kopf runs only the replica of the highest priority and pauses every replica if two share it, so
+    each gets its own: the negated start time in microseconds. The incumbent keeps the lead when a new
+    replica joins (no hand-over on every rolling update or restart of the standby).
+    """
+    settings.peering.priority = -int(started_at_s * 1_000_000)
+    settings.peering.lifetime = max(1, round(config.peering_lifetime_s))
     settings.persistence.finalizer = f"{GROUP}/finalizer"
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(

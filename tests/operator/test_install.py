@@ -8,6 +8,7 @@ import subprocess
 import kubernetes_validate
 import yaml
 
+import kube_validation
 import tradingbot_operator
 from tradingbot_operator.spec import IMAGE_REPOSITORY
 
@@ -30,9 +31,15 @@ def test_default_install_renders_and_validates(kubectl, root):
         ("ClusterRole", "tradingbot-operator"),
     } <= kinds
     for obj in objects:
+        if obj["kind"] == "ClusterKopfPeering":  # kopf's own kind: checked against its CRD below
+            continue
         assert kubernetes_validate.validate(obj, KUBERNETES, strict=True), obj["metadata"]["name"]
         if obj["kind"] not in ("Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding"):
             assert obj["metadata"]["namespace"] == "trading-bot", obj["metadata"]["name"]
+    (peering_crd,) = [o for o in objects if o["metadata"]["name"] == "clusterkopfpeerings.kopf.dev"]
+    (peering,) = [o for o in objects if o["kind"] == "ClusterKopfPeering"]
+    schema = peering_crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    kube_validation.admit(peering, None, schema, "ClusterKopfPeering", "kopf.dev", strict=True)
     (binding,) = [o for o in objects if o["kind"] == "ClusterRoleBinding"]
     assert binding["subjects"] == [
         {"kind": "ServiceAccount", "name": "tradingbot-operator", "namespace": "trading-bot"}
@@ -54,23 +61,37 @@ def test_rbac_grants_only_what_the_operator_uses_and_nothing_on_secrets(kubectl,
     assert grants[("storage.k8s.io", "storageclasses")] == {"get"}
     assert "delete" not in grants[("apps", "deployments")]  # garbage collection deletes children, not the operator
     assert grants[("", "events")] == {"create"}
+    assert grants[("kopf.dev", "clusterkopfpeerings")] == {"get", "list", "watch", "patch"}
 
 
-def test_the_operator_pod_is_restricted_and_runs_one_recreated_replica(kubectl, root):
-    (deployment,) = [o for o in kustomize(kubectl, root / "config" / "default") if o["kind"] == "Deployment"]
-    assert deployment["spec"]["replicas"] == 1 and deployment["spec"]["strategy"] == {"type": "Recreate"}
+def test_the_operator_runs_two_restricted_replicas_with_peering_a_pdb_and_probes(kubectl, root):
+    objects = kustomize(kubectl, root / "config" / "default")
+    (deployment,) = [o for o in objects if o["kind"] == "Deployment"]
+    assert deployment["spec"]["replicas"] == 2
+    assert deployment["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
+    (budget,) = [o for o in objects if o["kind"] == "PodDisruptionBudget"]
+    assert budget["spec"]["minAvailable"] == 1
+    assert budget["spec"]["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+    (peering,) = [o for o in objects if o["kind"] == "ClusterKopfPeering"]
+    assert peering["metadata"]["name"] == "tradingbot-operator"
+    assert ("CustomResourceDefinition", "clusterkopfpeerings.kopf.dev") in {
+        (o["kind"], o["metadata"]["name"]) for o in objects
+    }
     pod = deployment["spec"]["template"]["spec"]
     (container,) = pod["containers"]
     assert pod["securityContext"]["runAsNonRoot"] and pod["securityContext"]["runAsUser"] != 0
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
     assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
     assert container["image"] == f"ghcr.io/tradingbot-dev/tradingbot-operator:{tradingbot_operator.__version__}"
-    assert (
-        "--standalone" in container["args"]
-        and "tradingbot_operator.handlers" in container["args"]
-        and "--liveness=http://0.0.0.0:8080/healthz" in container["args"]
-    )
-    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert "--standalone" not in container["args"] and "--peering=tradingbot-operator" in container["args"]
+    assert "tradingbot_operator.handlers" in container["args"]
+    assert "--liveness=http://0.0.0.0:8080/healthz" in container["args"]
+    assert container["livenessProbe"]["httpGet"]["path"] == container["readinessProbe"]["httpGet"]["path"] == "/healthz"
+    pod_id = next(e for e in container["env"] if e["name"] == "POD_ID")  # kopf's identity of the replica
+    assert pod_id["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
     (namespace,) = [o for o in kustomize(kubectl, root / "config" / "default") if o["kind"] == "Namespace"]
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
 

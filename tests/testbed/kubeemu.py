@@ -334,6 +334,8 @@ class KubeEmulator(kmock.KubernetesEmulator):
         obj.setdefault("kind", info.kind or resource.plural.capitalize())
         if namespace is not None:
             meta["namespace"] = namespace
+        else:
+            meta.pop("namespace", None)  # ignored on a cluster-scoped object, as the API server does
         meta.update(uid=str(uuid.uuid4()), creationTimestamp=_now(), generation=1, resourceVersion=self._next_rv())
         for transient in ("deletionTimestamp", "deletionGracePeriodSeconds"):
             meta.pop(transient, None)
