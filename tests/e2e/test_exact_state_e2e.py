@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+import kube_rules
 import kubeemu
 from e2e_support import Cluster, eventually
 
@@ -165,23 +166,12 @@ def test_a_persistent_api_error_fails_the_reconcile_with_its_reason_then_recover
     assert cluster.get("configmap", "stormy")["data"]["UPDATE_FREQUENCY"] == "50"
 
 
-def storage_class(name: str, expandable: bool, default: bool = False) -> dict[str, Any]:
-    annotations = {"storageclass.kubernetes.io/is-default-class": "true"} if default else {}
-    return {
-        "apiVersion": "storage.k8s.io/v1",
-        "kind": "StorageClass",
-        "metadata": {"name": name, "annotations": annotations},
-        "provisioner": "example.com/csi",
-        "allowVolumeExpansion": expandable,
-    }
-
-
 def claim_size(cluster: Cluster, name: str) -> str:
     return str(cluster.get("pvc", name)["spec"]["resources"]["requests"]["storage"])
 
 
 def test_volumes_grow_are_adopted_when_expanded_by_hand_and_never_shrink(cluster, operator):
-    cluster.apply(storage_class("standard", expandable=True, default=True))
+    cluster.apply(kube_rules.storage_class("standard", expandable=True, default=True))
     cluster.apply(bot("vol"))
     ready(cluster, "vol")
     assert cluster.get("pvc", "vol-checkpoints")["spec"]["storageClassName"] == "standard"
@@ -207,7 +197,7 @@ def test_volumes_grow_are_adopted_when_expanded_by_hand_and_never_shrink(cluster
 
 
 def test_a_class_that_cannot_expand_is_refused_before_asking(cluster, operator):
-    cluster.apply(storage_class("fixed", expandable=False))
+    cluster.apply(kube_rules.storage_class("fixed", expandable=False))
     cluster.apply(bot("rigid", storage={"storageClassName": "fixed"}))
     ready(cluster, "rigid")
     before = child_writes(cluster).get(("PUT", "persistentvolumeclaims"), 0)

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 import yaml
 
+import kube_rules
 import kubeemu
 
 CM = "/api/v1/namespaces/default/configmaps"
@@ -237,20 +238,9 @@ def pvc(name: str, size: str, storage_class: str | None = None) -> dict:
     return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name}, "spec": spec}
 
 
-def storage_class(name: str, expandable: bool, default: bool = False) -> dict:
-    annotations = {"storageclass.kubernetes.io/is-default-class": "true"} if default else {}
-    return {
-        "apiVersion": "storage.k8s.io/v1",
-        "kind": "StorageClass",
-        "metadata": {"name": name, "annotations": annotations},
-        "provisioner": "example.com/csi",
-        "allowVolumeExpansion": expandable,
-    }
-
-
 def test_claims_get_the_default_class_grow_only_when_it_allows_and_never_shrink(api):
-    call(api, "POST", STORAGE_CLASSES, storage_class("standard", expandable=True, default=True))
-    call(api, "POST", STORAGE_CLASSES, storage_class("fixed", expandable=False))
+    call(api, "POST", STORAGE_CLASSES, kube_rules.storage_class("standard", expandable=True, default=True))
+    call(api, "POST", STORAGE_CLASSES, kube_rules.storage_class("fixed", expandable=False))
     code, created = call(api, "POST", PVCS, pvc("a", "10Gi"))
     assert code == 201 and created["spec"]["storageClassName"] == "standard"
     assert created["spec"]["volumeMode"] == "Filesystem"

@@ -203,3 +203,15 @@ def admit_claim(new: Obj, old: Obj | None, storage_classes: list[Obj]) -> None:
             f'persistentvolumeclaims "{new["metadata"]["name"]}" is forbidden: only dynamically provisioned pvc '
             "can be resized and the storageclass that provisions the pvc must support resize",
         )
+
+
+def storage_class(name: str, expandable: bool, default: bool = False) -> Obj:
+    """A StorageClass whose volumes can grow (``expandable``), marked as the cluster's default or not."""
+    annotations = {DEFAULT_CLASS_ANNOTATION: "true"} if default else {}
+    return {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {"name": name, "annotations": annotations},
+        "provisioner": "example.com/csi",
+        "allowVolumeExpansion": expandable,
+    }

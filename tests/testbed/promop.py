@@ -70,11 +70,15 @@ def _discovery(monitor: Obj) -> list[Obj]:
     return [{"role": "endpoints" if monitor["kind"] == "ServiceMonitor" else "pod", "namespaces": {"names": names}}]
 
 
-def _common(job_name: str, monitor: Obj, endpoint: Obj) -> Obj:
+def _job(job_name: str, monitor: Obj, endpoint: Obj, generated: list[Obj]) -> Obj:
+    """The scrape config: the generated relabelings, then the endpoint's own, then sharding."""
     config: Obj = {"job_name": job_name, "honor_labels": False, "kubernetes_sd_configs": _discovery(monitor)}
     for source, target in (("interval", "scrape_interval"), ("path", "metrics_path"), ("scheme", "scheme")):
         if endpoint.get(source):
             config[target] = endpoint[source]
+    own = [_relabel(r) for r in endpoint.get("relabelings") or []]
+    config["relabel_configs"] = generated + own + _sharding()
+    config["metric_relabel_configs"] = [_relabel(r) for r in endpoint.get("metricRelabelings") or []]
     return config
 
 
@@ -111,12 +115,7 @@ def service_monitor_jobs(monitor: Obj) -> list[Obj]:
             {"source_labels": ["__meta_kubernetes_service_name"], "target_label": "job", "replacement": "${1}"},
             {"target_label": "endpoint", "replacement": endpoint["port"]},
         ]
-        rules += [_relabel(r) for r in endpoint.get("relabelings") or []]
-        rules += _sharding()
-        config = _common(f"serviceMonitor/{namespace}/{name}/{index}", monitor, endpoint)
-        config["relabel_configs"] = rules
-        config["metric_relabel_configs"] = [_relabel(r) for r in endpoint.get("metricRelabelings") or []]
-        jobs.append(config)
+        jobs.append(_job(f"serviceMonitor/{namespace}/{name}/{index}", monitor, endpoint, rules))
     return jobs
 
 
@@ -141,10 +140,5 @@ def pod_monitor_jobs(monitor: Obj) -> list[Obj]:
             {"target_label": "job", "replacement": f"{namespace}/{name}"},
             {"target_label": "endpoint", "replacement": endpoint["port"]},
         ]
-        rules += [_relabel(r) for r in endpoint.get("relabelings") or []]
-        rules += _sharding()
-        config = _common(f"podMonitor/{namespace}/{name}/{index}", monitor, endpoint)
-        config["relabel_configs"] = rules
-        config["metric_relabel_configs"] = [_relabel(r) for r in endpoint.get("metricRelabelings") or []]
-        jobs.append(config)
+        jobs.append(_job(f"podMonitor/{namespace}/{name}/{index}", monitor, endpoint, rules))
     return jobs
