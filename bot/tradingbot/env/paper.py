@@ -2,9 +2,16 @@
 
 One step: execute one action per underlying at the current snapshot (buys at the ask, closes at the
 bid), advance the market, mark positions to the new quotes' mids, close positions expiring today
-at the cut-off and settle expired ones at intrinsic value, then compute the reward and the next
-observation. ``done`` is true at the 16:00 close, which ends a trading episode; in online use the
-portfolio carries on and ``done`` only cuts recurrent state and advantage estimation there.
+at the cut-off and settle expired ones, then compute the reward and the next observation.
+
+Expiry is physical settlement, booked in cash: an in-the-money long call delivers shares that are sold
+at the bid, a long put is exercised with shares bought at the ask, so an expired position settles at
+its intrinsic value from the underlying's mid less the stock's half-spread (a trade price, whose spread
+is unknown, settles at plain intrinsic). Exercising costs no commission; the stock trade's own
+commission is left out (most brokers charge none).
+
+``done`` is true at the 16:00 close, which ends a trading episode; in online use the portfolio carries
+on and ``done`` only cuts recurrent state and advantage estimation there.
 
 Nothing trades on data it cannot trust (the rules are :mod:`tradingbot.market.quality`'s): an
 underlying whose quote is missing, one-sided, crossed, too wide or not fresh (by arrival and by its
@@ -133,6 +140,8 @@ class _Reference:
     price: float
     source: str
     timestamp_ms: int
+    half_spread: float = 0.0
+    """Half the quote's width, USD: what selling (or buying) delivered shares costs against the mid."""
 
 
 @dataclass(slots=True)
@@ -370,7 +379,7 @@ class PaperTradingEnvironment:
             if problem is None:
                 spot = quote.mid
                 self._observer.record(symbol, now, spot)
-                self._remember(symbol, _Reference(spot, "mid", quote.timestamp_ms))
+                self._remember(symbol, _Reference(spot, "mid", quote.timestamp_ms, (quote.ask - quote.bid) / 2))
                 problem = staleness(quote.timestamp_ms, data.quote_age_s, now, rules)
             elif data.trade is not None:
                 self._remember(symbol, _Reference(data.trade.price, "last trade", data.trade.timestamp_ms))
@@ -514,11 +523,14 @@ class PaperTradingEnvironment:
                     if reference is None:  # no trustworthy price yet: it settles once there is one
                         continue
                     value = intrinsic_value(reference.price, contract.strike, contract.contract_type == "call")
-                    settle = value if value >= 0.01 else 0.0
                     source = (
                         f"intrinsic of {symbol} {reference.source} {reference.price:.2f} "
                         f"at {eastern(reference.timestamp_ms):%Y-%m-%d %H:%M} ET"
                     )
+                    if value > 0 and reference.half_spread > 0:
+                        value = max(value - reference.half_spread, 0.0)
+                        source += f" less the shares' half-spread {reference.half_spread:.3f}"
+                    settle = value if value >= 0.01 else 0.0
                     fills.append(self.portfolio.settle(contract.ticker, settle, now, source))
                 elif past_cutoff and contract.expiration == today:
                     quote = _valid_contract_quote(view.chain, contract.ticker, self.config.data.option_spread)

@@ -2,9 +2,10 @@
 
 Money is in USD. Option prices are per share; one contract covers ``shares_per_contract`` (100)
 shares. A buy pays ``quantity x ask x 100`` plus commission and fees; a sell receives ``quantity x
-bid x 100`` less commission and fees; an expiring position is cash-settled at intrinsic value with no
-commission. A position's cost includes the fees paid to open it, so realised P&L is net of fees on
-both sides, and ``value - initial cash == realised P&L + unrealised P&L`` holds at every moment.
+bid x 100`` less commission and fees; an expiring position settles in cash at the price the
+environment gives (intrinsic value less the cost of trading the delivered shares), with no commission.
+A position's cost includes the fees paid to open it, so realised P&L is net of fees on both sides, and
+``value - initial cash == realised P&L + unrealised P&L`` holds at every moment.
 Cash never goes negative: a buy that cannot be paid for is refused before anything changes.
 
 Every change goes through :meth:`Portfolio.apply` of a :class:`Fill`, the same function that rebuilds

@@ -51,9 +51,3 @@ def next_weekday(day: date) -> date:
     while step.weekday() >= 5:
         step += timedelta(days=1)
     return step
-
-
-def fridays_from(day: date, count: int) -> list[date]:
-    """The ``count`` Fridays on or after ``day``: weekly option expiries."""
-    first = day + timedelta(days=(4 - day.weekday()) % 7)
-    return [first + timedelta(weeks=k) for k in range(count)]

@@ -28,7 +28,8 @@ action_sequences = st.lists(st.tuples(mostly_hold, mostly_hold), min_size=30, ma
 
 
 def check_fill_prices(fills, before, after):
-    """Buys at the ask and sells at the bid of the snapshot they executed on; settlements at intrinsic."""
+    """Buys at the ask and sells at the bid of the snapshot they executed on; settlements at intrinsic less the
+    shares' half-spread (physical delivery sold at the bid, or bought at the ask)."""
     for fill in fills:
         quotes = before if fill.timestamp_ms == before.timestamp_ms else after
         chain = quotes.symbols[fill.underlying].chain
@@ -40,10 +41,11 @@ def check_fill_prices(fills, before, after):
         else:
             contract = chain.contracts[i]
             assert fill.timestamp_ms >= session_close_ms(contract.expiration)
-            spot = quotes.symbols[fill.underlying].quote.mid
+            quote = quotes.symbols[fill.underlying].quote
             sign = 1 if contract.contract_type == "call" else -1
-            intrinsic = max(sign * (spot - contract.strike), 0.0)
-            assert fill.price == pytest.approx(intrinsic if intrinsic >= 0.01 else 0.0)
+            intrinsic = max(sign * (quote.mid - contract.strike), 0.0)
+            delivered = max(intrinsic - (quote.ask - quote.bid) / 2, 0.0) if intrinsic > 0 else 0.0
+            assert fill.price == pytest.approx(delivered if delivered >= 0.01 else 0.0)
 
 
 def check_ledger(env, fees: FeeSchedule, fills):

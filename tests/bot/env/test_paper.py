@@ -187,7 +187,7 @@ def step_until(env, predicate, action=HOLD, limit=5000):
     raise AssertionError("condition never met")
 
 
-def test_in_the_money_and_out_of_the_money_expiries_settle_at_intrinsic_value():
+def test_in_the_money_and_out_of_the_money_expiries_settle_at_intrinsic_value_less_the_shares_half_spread():
     env = sim_env(seed=4, expiry_cutoff_minutes=0, sim={"start_date": date(2026, 1, 8), "steps_per_day": 10})
     env.step([ACTION_NAMES.index("buy_call_atm_next")])
     env.step([ACTION_NAMES.index("buy_put_atm_next")])
@@ -196,7 +196,8 @@ def test_in_the_money_and_out_of_the_money_expiries_settle_at_intrinsic_value():
     result = step_until(env, lambda r: any(f.kind == "expire" for f in r.info.fills))
     when = eastern(result.info.timestamp_ms)
     assert (when.date(), when.hour, when.minute) == (date(2026, 1, 9), 16, 0)
-    spot = env.snapshot.symbols["SPY"].quote.mid
+    quote = env.snapshot.symbols["SPY"].quote
+    spot, half_spread = quote.mid, (quote.ask - quote.bid) / 2
     settled = {f.ticker: f for f in result.info.fills}
     assert settled.keys() == held.keys()
     for ticker, fill in settled.items():
@@ -204,18 +205,19 @@ def test_in_the_money_and_out_of_the_money_expiries_settle_at_intrinsic_value():
         intrinsic = (
             max(spot - contract.strike, 0) if contract.contract_type == "call" else max(contract.strike - spot, 0)
         )
-        assert fill.price == pytest.approx(intrinsic if intrinsic >= 0.01 else 0.0)
+        delivered = max(intrinsic - half_spread, 0.0) if intrinsic > 0 else 0.0  # shares sold at the bid
+        assert fill.price == pytest.approx(delivered if delivered >= 0.01 else 0.0)
     assert sum(f.price > 0 for f in settled.values()) == 1  # one side finished in the money
     assert not env.portfolio.positions
 
 
 def test_positions_expiring_today_are_sold_at_the_bid_at_the_cutoff():
     env = sim_env(seed=4, expiry_cutoff_minutes=45, sim={"start_date": date(2026, 1, 9), "steps_per_day": 390})
-    env.step([ACTION_NAMES.index("buy_call_atm_next")])  # next expiry after Friday the 9th: the 16th
+    env.step([ACTION_NAMES.index("buy_call_atm_next")])  # next expiry after Friday the 9th: Monday (SPY dailies)
     env.step([ACTION_NAMES.index("buy_put_atm_next")])  # one of the two has a positive bid at the cut-off
     result = step_until(env, lambda r: bool(r.info.fills))
     when = eastern(result.info.timestamp_ms)
-    assert (when.date(), when.hour, when.minute) == (date(2026, 1, 16), 15, 15)
+    assert (when.date(), when.hour, when.minute) == (date(2026, 1, 12), 15, 15)
     chain = env.snapshot.symbols["SPY"].chain
     assert result.info.fills and all(f.kind == "sell" for f in result.info.fills)
     for fill in result.info.fills:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tradingbot.market.pricing import black_scholes, intrinsic_value
+from tradingbot.market.pricing import black_scholes, intrinsic_value, puts_by_parity
 
 RATE = 0.04
 STRIKES = np.array([80.0, 95.0, 100.0, 105.0, 130.0])
@@ -68,3 +68,15 @@ def test_prices_are_never_negative_or_nan_at_extremes():
     for array in (out.price, out.delta, out.gamma, out.theta, out.vega):
         assert np.all(np.isfinite(array))
     assert np.all(out.price >= 0)
+
+
+def test_puts_by_parity_equal_black_scholes_puts_with_dividends_and_trading_time():
+    strikes = np.array([80.0, 95.0, 100.0, 105.0, 130.0, 100.0])
+    years = np.array([0.02, 0.1, 0.25, 0.5, 1.0, 0.0])
+    variance_years = years * 0.7
+    vols = np.array([0.15, 0.2, 0.25, 0.3, 0.4, 0.2])
+    calls = black_scholes(101.0, strikes, years, vols, np.full(6, True), RATE, 0.013, variance_years)
+    direct = black_scholes(101.0, strikes, years, vols, np.full(6, False), RATE, 0.013, variance_years)
+    parity = puts_by_parity(calls, 101.0, strikes, years, RATE, 0.013)
+    for field in ("price", "delta", "gamma", "theta", "vega"):
+        assert np.allclose(getattr(parity, field), getattr(direct, field), atol=1e-9), field

@@ -1,14 +1,17 @@
-"""The seeded market simulator: determinism, market time, expiry roll, sane prices, consistent chains."""
+"""The seeded market simulator: determinism, market time, listings, trading time, sane prices, consistent chains."""
 
 from __future__ import annotations
 
-from datetime import date, time
+from datetime import date, time, timedelta
 
 import numpy as np
 import pytest
 
 from tradingbot.market.clock import eastern, session_close_ms
+from tradingbot.market.expiries import listed_expiries, third_friday, trading_days_after, variance_days
 from tradingbot.market.occ import format_occ
+from tradingbot.market.profiles import GENERIC, SPY
+from tradingbot.market.quoting import option_quotes, stress_factor, time_of_day_factor
 from tradingbot.market.simulator import MarketSimulator, SimulatorConfig
 
 
@@ -69,18 +72,35 @@ def test_market_time_follows_daylight_saving():
     assert closes[1].utcoffset() != closes[0].utcoffset()  # DST began on 2026-03-08
 
 
-def test_expired_series_are_delisted_and_a_new_weekly_is_listed():
+def test_spy_lists_dailies_weeklies_and_monthlies_and_delists_the_expired():
     sim = MarketSimulator(SimulatorConfig(("SPY",), seed=3, start_date=date(2026, 1, 9), steps_per_day=4))
     for _ in range(3):
         sim.advance()
     friday_close = sim.advance()
     expiries = {c.expiration for c in friday_close.symbols["SPY"].chain.contracts}
-    assert date(2026, 1, 9) in expiries and len(expiries) == 5
+    assert expiries == set(listed_expiries(date(2026, 1, 9), daily=True))
     assert friday_close.timestamp_ms == session_close_ms(date(2026, 1, 9))
     monday = sim.advance()
     rolled = {c.expiration for c in monday.symbols["SPY"].chain.contracts}
     assert date(2026, 1, 9) not in rolled
-    assert max(rolled) == date(2026, 2, 13) and len(rolled) == 5
+    assert {date(2026, 1, 12), date(2026, 1, 13), date(2026, 1, 14), date(2026, 1, 15), date(2026, 1, 16)} <= rolled
+    assert {date(2026, 2, 20), date(2026, 3, 20), date(2026, 4, 17)} <= rolled  # third Fridays
+
+
+def test_single_names_list_fridays_and_monthlies_only():
+    expiries = listed_expiries(date(2026, 1, 12), daily=False)
+    assert all(e.weekday() == 4 for e in expiries)
+    assert expiries[:6] == [date(2026, 1, 16) + timedelta(weeks=k) for k in range(6)]
+    assert third_friday(2026, 5) == date(2026, 5, 15) and date(2026, 4, 17) in expiries
+
+
+def test_variance_accrues_in_trading_time_so_a_weekend_costs_nothing():
+    monday = [date(2026, 1, 12)]
+    friday_close = variance_days(390.0, trading_days_after(date(2026, 1, 9), monday), 0.3)
+    thursday_close = variance_days(390.0, trading_days_after(date(2026, 1, 8), monday), 0.3)
+    assert friday_close[0] == pytest.approx(1.0) and thursday_close[0] == pytest.approx(2.0)
+    assert variance_days(195.0, trading_days_after(date(2026, 1, 12), monday), 0.3)[0] == pytest.approx(0.35)
+    assert variance_days(0.0, trading_days_after(date(2026, 1, 13), monday), 0.3)[0] == 0.0
 
 
 def test_expiring_contracts_trade_at_intrinsic_value_at_the_close():
@@ -93,17 +113,17 @@ def test_expiring_contracts_trade_at_intrinsic_value_at_the_close():
     intrinsic = np.maximum(intrinsic, 0.0)[today]
     assert np.all(chain.bid[today] <= intrinsic + 1e-9)
     assert np.all(chain.ask[today] >= intrinsic - 1e-9)
-    # half spread is $0.01 + 1 % of value, and each side rounds outwards to the cent
-    assert np.all(chain.ask[today] - chain.bid[today] <= 0.04 + 0.02 * intrinsic + 1e-9)
+    # width: (1 cent + 0.3 % of value) x closing, stress and expiry-day widening, rounded outwards to the cent
+    assert np.all(chain.ask[today] - chain.bid[today] <= 0.12 + 0.02 * intrinsic + 1e-9)
 
 
 def test_a_long_run_never_produces_nan_negative_or_crossed_prices():
     config = SimulatorConfig(("SPY", "QQQ", "XYZ"), seed=11, steps_per_day=26)
-    seen_regimes: set[str] = set()
+    volatilities = []
     sim = MarketSimulator(config)
     for _ in range(26 * 120):  # 120 trading days
         snapshot = sim.advance()
-        seen_regimes.add(sim.regime("SPY").name)
+        volatilities.append(sim.volatility("SPY"))
         for data in snapshot.symbols.values():
             quote, chain = data.quote, data.chain
             assert 0 < quote.bid < quote.ask and np.isfinite(quote.mid)
@@ -120,10 +140,19 @@ def test_a_long_run_never_produces_nan_negative_or_crossed_prices():
                 assert np.all(np.isfinite(array))
             assert np.all(chain.bid >= 0) and np.all(chain.ask >= 0.01) and np.all(chain.bid < chain.ask)
             assert np.allclose(chain.bid, np.round(chain.bid, 2)) and np.allclose(chain.ask, np.round(chain.ask, 2))
-    assert len(seen_regimes) >= 3
+    assert max(volatilities) > 1.5 * min(volatilities)  # volatility is stochastic
 
 
-def test_quotes_respect_put_call_parity_bounds():
+def test_skip_gives_the_same_stream_as_advancing():
+    config = SimulatorConfig(("SPY", "AAPL"), seed=4, steps_per_day=13)
+    stepped, skipped = MarketSimulator(config), MarketSimulator(config)
+    for _ in range(40):
+        stepped.advance()
+    skipped.skip(40)
+    assert fingerprint(stepped.current()) == fingerprint(skipped.current())
+
+
+def test_quotes_respect_american_put_call_parity_bounds_with_dividends():
     sim = MarketSimulator(SimulatorConfig(("SPY",), seed=5))
     for _ in range(100):
         snapshot = sim.advance()
@@ -134,26 +163,46 @@ def test_quotes_respect_put_call_parity_bounds():
     calls = np.flatnonzero(chain.is_call)
     twin = [chain.contracts[i] for i in calls]
     puts = np.array([chain.index[format_occ("SPY", c.expiration, "put", c.strike)] for c in twin])
-    parity = chain.underlying_price - chain.strike[calls] * np.exp(-0.04 * years[calls])
-    assert np.all(chain.bid[calls] - chain.ask[puts] <= parity + 1e-9)
-    assert np.all(chain.ask[calls] - chain.bid[puts] >= parity - 1e-9)
+    spot, strike, t = chain.underlying_price, chain.strike[calls], years[calls]
+    q = sim.profiles[0].dividend_yield
+    assert np.all(chain.bid[calls] - chain.ask[puts] <= spot - strike * np.exp(-0.04 * t) + 1e-9)
+    assert np.all(chain.ask[calls] - chain.bid[puts] >= spot * np.exp(-q * t) - strike - 1e-9)
 
 
-def test_implied_volatility_has_put_skew_and_tracks_the_regime():
-    sim = MarketSimulator(SimulatorConfig(("SPY",), seed=0, steps_per_day=39))
-    atm_by_regime: dict[str, list[float]] = {}
-    skews = []
-    for _ in range(39 * 60):
+def test_implied_volatility_has_put_skew_and_tracks_the_hidden_volatility():
+    sim = MarketSimulator(SimulatorConfig(("SPY",), seed=0, steps_per_day=13))
+    hidden, atm, skews = [], [], []
+    for _ in range(13 * 250):
         chain = sim.advance().symbols["SPY"].chain
         spot = chain.underlying_price
-        near = chain.expiration_ordinal == chain.expiration_ordinal.max()
-        low = near & (np.abs(chain.strike - spot * 0.93) == np.abs(chain.strike[near] - spot * 0.93).min())
-        high = near & (np.abs(chain.strike - spot * 1.07) == np.abs(chain.strike[near] - spot * 1.07).min())
-        atm = near & (np.abs(chain.strike - spot) == np.abs(chain.strike[near] - spot).min())
+        far = chain.expiration_ordinal == chain.expiration_ordinal.max()
+        low = far & (np.abs(chain.strike - spot * 0.93) == np.abs(chain.strike[far] - spot * 0.93).min())
+        high = far & (np.abs(chain.strike - spot * 1.07) == np.abs(chain.strike[far] - spot * 1.07).min())
+        middle = far & (np.abs(chain.strike - spot) == np.abs(chain.strike[far] - spot).min())
         skews.append(chain.implied_volatility[low][0] - chain.implied_volatility[high][0])
-        atm_by_regime.setdefault(sim.regime("SPY").name, []).append(chain.implied_volatility[atm][0])
+        atm.append(chain.implied_volatility[middle][0])
+        hidden.append(sim.volatility("SPY"))
     assert np.mean(skews) > 0
-    assert np.mean(atm_by_regime["turbulent"]) > np.mean(atm_by_regime["calm"])
+    assert np.corrcoef(hidden, atm)[0, 1] > 0.7
+
+
+def test_quotes_are_wider_at_the_open_and_in_stress():
+    assert time_of_day_factor(1.0) > 2.0 > time_of_day_factor(195.0) == pytest.approx(1.0, abs=1e-6)
+    assert time_of_day_factor(389.0) > 1.2
+    assert stress_factor(0.4, 0.16) > stress_factor(0.16, 0.16) == 1.0
+    bid, ask = option_quotes(np.array([5.0]), SPY, 1.0, np.array([False]))
+    assert (bid[0], ask[0]) == (4.98, 5.02)
+    wide_bid, wide_ask = option_quotes(np.array([5.0]), SPY, 2.5, np.array([True]))
+    assert wide_ask[0] - wide_bid[0] > ask[0] - bid[0]
+    bid, ask = option_quotes(np.array([5.0]), GENERIC, 1.0, np.array([False]))
+    assert np.allclose(np.round(bid / 0.05), bid / 0.05) and np.allclose(np.round(ask / 0.05), ask / 0.05)
+
+
+def test_a_saved_market_of_another_version_is_refused():
+    sim = MarketSimulator(SimulatorConfig(("SPY",), seed=0))
+    state = sim.state_dict() | {"version": 1}
+    with pytest.raises(ValueError, match="version"):
+        sim.load_state_dict(state)
 
 
 @pytest.mark.parametrize("bad", [(), ("SPY", "SPY")])
