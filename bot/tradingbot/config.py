@@ -96,10 +96,11 @@ class Settings(BaseModel):
     replay_step_s: float = _setting(
         env.REPLAY_STEP, "--replay-step", "recorded seconds between two decisions of a replay", allow_inf_nan=False
     )
-    market_preset: Literal["realistic", "trending"] = _setting(
+    market_preset: Literal["realistic", "trending", "small-edge"] = _setting(
         env.MARKET_PRESET,
         "--market-preset",
-        "simulator market: realistic (four regimes, jumps) or trending (persistent trends: a planted, "
+        "simulator market: realistic (calibrated to real index and single-name options), small-edge (the same "
+        "with a small edge: rich options foretell higher returns) or trending (persistent trends: a planted, "
         "learnable edge for demos and tests)",
     )
     seed: int = _setting(env.SEED, "--seed", "seed of the simulator and of the random policy")

@@ -85,7 +85,11 @@ REPLAY_FILE = _spec("REPLAY_FILE", "string", None, "marketData.replayFile")
 REPLAY_SPEED = _local("REPLAY_SPEED", "number", 0.0, minimum=0)
 REPLAY_STEP = _spec("REPLAY_STEP", "number", 60.0, "marketData.replayStepSeconds", exclusive_minimum=0)
 MARKET_PRESET = _spec(
-    "MARKET_PRESET", "string", "realistic", "marketData.simulatorPreset", choices=("realistic", "trending")
+    "MARKET_PRESET",
+    "string",
+    "realistic",
+    "marketData.simulatorPreset",
+    choices=("realistic", "trending", "small-edge"),
 )
 SEED = _spec("SEED", "integer", 0, "marketData.seed", minimum=0, maximum=2**32 - 1)
 POLICY = _spec("POLICY", "string", "ppo", "policy", choices=("ppo", "random", "hold"))

@@ -212,7 +212,7 @@ class MarketData(_Model):
         _setting(env.REPLAY_FILE)
     )
     replay_step_seconds: float = _setting(env.REPLAY_STEP)
-    simulator_preset: Literal["realistic", "trending"] = _setting(env.MARKET_PRESET)
+    simulator_preset: Literal["realistic", "trending", "small-edge"] = _setting(env.MARKET_PRESET)
     steps_per_day: int = _setting(env.STEPS_PER_DAY)
     seed: int = _setting(env.SEED)
     credentials_secret_ref: SecretKeyRef | None = Field(None, alias="credentialsSecretRef")
