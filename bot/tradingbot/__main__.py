@@ -1,4 +1,4 @@
-"""Command line: ``tradingbot run``, ``trades`` and ``serve-market`` (also ``python -m tradingbot …``)."""
+"""Command line: ``tradingbot run``, ``trades``, ``serve-market``, ``market-report`` (or ``python -m tradingbot …``)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from tradingbot.books.journal import JournalError
 from tradingbot.config import Settings, SettingsError, load_settings, setting_sources
 from tradingbot.learning import Trader
 from tradingbot.loop import run_bot
+from tradingbot.market import report as market_report
 from tradingbot.market.clock import eastern
 from tradingbot.market.massive_server import MarketServer, recorded_frames
 from tradingbot.market.massive_source import FeedError
@@ -81,6 +82,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--interval", type=float, default=1.0, help="wall seconds per simulated minute")
     serve.add_argument("--replay-file", type=Path, help="a --record file (--source replay)")
     serve.add_argument("--speed", type=float, default=1.0, help="replay speed, a multiple of recorded time")
+    report = commands.add_parser(
+        "market-report",
+        help="measure the simulated market against its calibration targets",
+        description="Simulate a preset for --days trading days and print each calibration statistic beside its "
+        "target band (docs/market-calibration.md gives the sources); --html also writes the charts.",
+    )
+    market_report.add_arguments(report)
     return parser
 
 
@@ -91,6 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve_market(args)
     if args.command == "trades":
         return print_trades(args)
+    if args.command == "market-report":
+        return market_report.run(args)
     try:
         settings = load_settings(os.environ, vars(args))
     except SettingsError as error:
