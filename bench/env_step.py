@@ -1,25 +1,45 @@
-"""Environment steps per second on the built-in simulator, for one underlying and for four.
+"""Environment steps per second on the built-in simulator, for one, four and sixteen underlyings.
 
 Two loops per case: ``hold`` (market advance, marking, expiry, observation) and ``random`` (the
 same plus the action mask and a random valid action per underlying, i.e. what the trading loop
-pays per step besides the policy). Median of repeats; prints a final JSON line.
+pays per step besides the policy).
 
-    python bench/env_step.py [--steps 2000] [--repeats 3]     (inside the project's venv; or: make bench)
+``--baseline REF`` measures the simulator of git revision REF (checked out in a temporary worktree)
+side by side with this tree: each run is a fresh process, ours and the baseline's interleaved (the
+order alternates every repeat); it prints medians and means over the repeats and our ratio. Prints a
+final JSON line.
+
+    python bench/env_step.py [--steps 1000] [--repeats 3] [--baseline HEAD~5]   (inside the project's venv)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import shutil
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 from tradingbot.env.paper import EnvironmentConfig, PaperTradingEnvironment
 from tradingbot.market.simulator import MarketSimulator, SimulatorConfig
 from tradingbot.policies import HoldPolicy, Policy, RandomPolicy
 
-CASES = {"1_symbol": ("SPY",), "4_symbols": ("SPY", "QQQ", "AAPL", "IWM")}
+CASES = {
+    "1_symbol": ("SPY",),
+    "4_symbols": ("SPY", "QQQ", "AAPL", "IWM"),
+    "16_symbols": (
+        *("SPY", "QQQ", "AAPL", "IWM", "MSFT", "NVDA", "AMZN", "GOOGL"),
+        *("META", "TSLA", "AMD", "JPM", "XOM", "DIA", "BRK.B", "NFLX"),
+    ),
+}
+POLICIES = ("hold", "random")
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def steps_per_second(symbols: tuple[str, ...], policy: Policy, steps: int, seed: int) -> float:
@@ -34,32 +54,79 @@ def steps_per_second(symbols: tuple[str, ...], policy: Policy, steps: int, seed:
     return steps / (time.perf_counter() - start)
 
 
+def _measure(case: str, policy: str, steps: int, seed: int) -> float:
+    chosen: Policy = HoldPolicy() if policy == "hold" else RandomPolicy(seed)
+    return steps_per_second(CASES[case], chosen, steps, seed)
+
+
+def _in_subprocess(case: str, policy: str, steps: int, seed: int, tree: Path | None) -> float:
+    """One measurement in a fresh interpreter whose ``tradingbot`` comes from ``tree`` (``None``: this one)."""
+    source = tree or ROOT
+    environ = dict(os.environ, PYTHONPATH=os.pathsep.join(str(source / d) for d in ("bot", "contract")))
+    command = [sys.executable, str(Path(__file__).resolve()), "--worker", case, policy, str(steps), str(seed)]
+    output = subprocess.run(command, env=environ, check=True, capture_output=True, text=True).stdout
+    return float(output.strip().splitlines()[-1])
+
+
+def _summary(runs: list[float]) -> dict[str, float]:
+    return {"median": round(statistics.median(runs), 1), "mean": round(statistics.fmean(runs), 1)}
+
+
+def compare(baseline: Path, steps: int, repeats: int) -> dict[str, dict[str, object]]:
+    """Ours against ``baseline``'s tree, interleaved, per case and policy."""
+    results: dict[str, dict[str, object]] = {}
+    for case in CASES:
+        for policy in POLICIES:
+            ours: list[float] = []
+            theirs: list[float] = []
+            for repeat in range(repeats):
+                sides = [(ours, None), (theirs, baseline)]
+                for runs, tree in sides if repeat % 2 == 0 else sides[::-1]:
+                    runs.append(_in_subprocess(case, policy, steps, repeat, tree))
+            mine, base = _summary(ours), _summary(theirs)
+            ratio = round(mine["median"] / base["median"], 2)
+            results[f"{case}/{policy}"] = {"ours": mine, "baseline": base, "ratio_median": ratio}
+            print(
+                f"{case:10s} {policy:6s} ours {mine['median']:8.1f} (mean {mine['mean']:8.1f})  "
+                f"baseline {base['median']:8.1f} (mean {base['mean']:8.1f})  ratio {ratio:.2f}",
+                flush=True,
+            )
+    return results
+
+
 def main() -> None:
     """Run every case and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--baseline", help="a git revision whose simulator to measure side by side")
+    parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    results: dict[str, dict[str, float]] = {}
-    for case, symbols in CASES.items():
-        for name, make in (("hold", lambda _s: HoldPolicy()), ("random", RandomPolicy)):
-            runs = [steps_per_second(symbols, make(seed), args.steps, seed) for seed in range(args.repeats)]
-            median = statistics.median(runs)
-            results.setdefault(case, {})[f"{name}_steps_per_s"] = round(median, 1)
-            print(f"{case:10s} {name:6s} {median:9.1f} steps/s  (runs: {', '.join(f'{r:.0f}' for r in runs)})")
-    for case, figures in results.items():
-        figures["symbol_steps_per_s_random"] = round(figures["random_steps_per_s"] * len(CASES[case]), 1)
-    print(
-        json.dumps(
-            {
-                "bench": "env_step",
-                "python": platform.python_version(),
-                "steps": args.steps,
-                "repeats": args.repeats,
-                "results": results,
-            }
-        )
-    )
+    if args.worker:
+        case, policy, steps, seed = args.worker
+        print(_measure(case, policy, int(steps), int(seed)))
+        return
+    report: dict[str, object] = {"bench": "env_step", "python": platform.python_version(), "steps": args.steps}
+    if args.baseline:
+        with tempfile.TemporaryDirectory() as scratch:
+            tree = Path(scratch) / "baseline"
+            git = shutil.which("git") or "git"
+            subprocess.run(
+                [git, "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(tree), args.baseline], check=True
+            )
+            try:
+                report |= {"baseline": args.baseline, "results": compare(tree, args.steps, args.repeats)}
+            finally:
+                subprocess.run([git, "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=True)
+    else:
+        results: dict[str, dict[str, float]] = {}
+        for case in CASES:
+            for policy in POLICIES:
+                runs = [_measure(case, policy, args.steps, seed) for seed in range(args.repeats)]
+                results[f"{case}/{policy}"] = _summary(runs)
+                print(f"{case:10s} {policy:6s} {statistics.median(runs):9.1f} steps/s  (runs: {runs})", flush=True)
+        report["results"] = results
+    print(json.dumps(report | {"repeats": args.repeats}))
 
 
 if __name__ == "__main__":

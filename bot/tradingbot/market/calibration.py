@@ -45,87 +45,109 @@ class Band:
         return self.low <= value <= self.high
 
 
-def _bands(**bands: tuple[float, float, str, str]) -> dict[str, Band]:
-    return {name: Band(*spec) for name, spec in bands.items()}
-
-
-_COMMON = {
-    "iv_half_life_days": (8.0, 80.0, "trading days", "half-life of 30-day ATM IV shocks (AR(1) of log IV)"),
-    "iv_over_realised_share": (0.65, 0.93, "share", "days the 30-day IV exceeds the next 21 days' realised vol"),
-    "contango_share": (0.68, 0.93, "share", "days the ~90-day ATM IV is above the 30-day"),
-    "inverted_in_stress": (0.4, 1.0, "share", "inverted term structure on the top-decile IV days"),
-    "open_spread_ratio": (1.3, 3.5, "ratio", "ATM spread at 09:31-09:40 over midday"),
-    "stress_spread_ratio": (1.15, 3.5, "ratio", "ATM spread (share of mid) on top-decile IV days over calm days"),
-    "excess_kurtosis": (1.0, 40.0, "", "excess kurtosis of daily log returns"),
+STATISTICS: dict[str, tuple[str, str]] = {
+    "realised_vol": ("annual", "s.d. of daily close-to-close log returns x sqrt(252)"),
+    "iv30_mean": ("annual", "mean 30-day ATM implied volatility (VIX-like)"),
+    "iv30_median": ("annual", "median 30-day ATM implied volatility"),
+    "iv30_p90_over_median": ("ratio", "90th percentile of 30-day IV over its median"),
+    "iv_half_life_days": ("trading days", "half-life of 30-day ATM IV shocks (AR(1) of log IV)"),
+    "vrp_points": ("annual", "mean 30-day IV minus the next 21 days' realised vol"),
+    "iv_over_realised_share": ("share", "days the 30-day IV exceeds the next 21 days' realised vol"),
+    "contango_share": ("share", "days the ~90-day ATM IV is above the 30-day"),
+    "inverted_in_stress": ("share", "inverted term structure on the top-decile IV days"),
+    "put_skew_30d": ("annual", "25-delta put IV minus ATM IV, ~30 days"),
+    "call_skew_30d": ("annual", "25-delta call IV minus ATM IV, ~30 days"),
+    "overnight_share": ("share", "share of daily variance from close to open"),
+    "excess_kurtosis": ("", "excess kurtosis of daily log returns"),
+    "implied_dividend": ("annual", "dividend yield implied by ATM put-call parity, ~60 days"),
+    "atm_spread": ("USD", "median midday width of ATM calls, 1-10 days"),
+    "atm_spread_share": ("of mid", "median midday width / mid of ATM calls, 1-10 days"),
+    "open_spread_ratio": ("ratio", "ATM spread at 09:31-09:40 over midday"),
+    "stress_spread_ratio": ("ratio", "ATM spread (share of mid) on top-decile IV days over calm days"),
+    "expiries_within_week": ("expiries", "expiries listed within 7 calendar days"),
 }
+"""Every statistic :func:`statistics` measures: its unit and meaning."""
 
-_IV_OVER_RV = _COMMON["iv_over_realised_share"][3]
-_SINGLE_NAME = {
-    "contango_share": (0.4, 0.9, "share", "days the ~90-day ATM IV is above the 30-day (earnings months invert it)"),
+_EVERY_CLASS = {
+    "iv_half_life_days": (8.0, 80.0),
+    "inverted_in_stress": (0.4, 1.0),
+    "open_spread_ratio": (1.3, 3.5),
+    "stress_spread_ratio": (1.15, 3.5),
+    "excess_kurtosis": (1.0, 40.0),
+}
+_INDEX_FUND = _EVERY_CLASS | {
+    "iv_over_realised_share": (0.65, 0.93),
+    "contango_share": (0.68, 0.93),
+    "overnight_share": (0.2, 0.45),
+    "expiries_within_week": (5.0, 6.0),
+}
+_SINGLE_NAME = _EVERY_CLASS | {
+    "contango_share": (0.4, 0.9),  # earnings months invert it
+    "expiries_within_week": (1.0, 2.0),
+}
+_RANGES: dict[str, dict[str, tuple[float, float]]] = {
+    "SPY": _INDEX_FUND
+    | {
+        "realised_vol": (0.13, 0.20),
+        "iv30_mean": (0.16, 0.23),
+        "iv30_median": (0.14, 0.21),
+        "iv30_p90_over_median": (1.3, 2.1),
+        "vrp_points": (0.015, 0.06),
+        "put_skew_30d": (0.02, 0.08),
+        "call_skew_30d": (-0.04, 0.005),
+        "implied_dividend": (0.010, 0.016),
+        "atm_spread": (0.01, 0.06),
+        "atm_spread_share": (0.001, 0.015),
+    },
+    "QQQ": _INDEX_FUND
+    | {
+        "realised_vol": (0.17, 0.27),
+        "iv30_mean": (0.20, 0.29),
+        "iv30_median": (0.18, 0.27),
+        "iv30_p90_over_median": (1.25, 2.0),
+        "vrp_points": (0.01, 0.06),
+        "put_skew_30d": (0.015, 0.08),
+        "call_skew_30d": (-0.04, 0.01),
+        "implied_dividend": (0.004, 0.009),
+        "atm_spread": (0.01, 0.08),
+        "atm_spread_share": (0.001, 0.02),
+    },
+    "AAPL": _SINGLE_NAME
+    | {
+        "realised_vol": (0.22, 0.36),
+        "iv30_mean": (0.23, 0.37),
+        "iv30_median": (0.21, 0.35),
+        "iv30_p90_over_median": (1.15, 2.0),
+        "vrp_points": (0.0, 0.06),
+        "iv_over_realised_share": (0.5, 0.93),
+        "put_skew_30d": (0.005, 0.05),
+        "call_skew_30d": (-0.03, 0.02),
+        "overnight_share": (0.25, 0.6),
+        "implied_dividend": (0.003, 0.007),
+        "atm_spread": (0.02, 0.15),
+        "atm_spread_share": (0.003, 0.03),
+    },
+    "generic": _SINGLE_NAME
+    | {
+        "realised_vol": (0.2, 0.5),
+        "iv30_mean": (0.22, 0.5),
+        "iv30_median": (0.2, 0.48),
+        "iv30_p90_over_median": (1.15, 2.0),
+        "vrp_points": (-0.01, 0.06),
+        "iv_over_realised_share": (0.45, 0.93),
+        "put_skew_30d": (0.0, 0.06),
+        "call_skew_30d": (-0.03, 0.03),
+        "overnight_share": (0.25, 0.65),
+        "implied_dividend": (0.0, 0.02),
+        "atm_spread": (0.05, 0.6),
+        "atm_spread_share": (0.01, 0.1),
+    },
 }
 
 TARGETS: dict[str, dict[str, Band]] = {
-    "SPY": _bands(
-        realised_vol=(0.13, 0.20, "annual", "s.d. of daily close-to-close log returns x sqrt(252)"),
-        iv30_mean=(0.16, 0.23, "annual", "mean 30-day ATM implied volatility (VIX-like)"),
-        iv30_median=(0.14, 0.21, "annual", "median 30-day ATM implied volatility"),
-        iv30_p90_over_median=(1.3, 2.1, "ratio", "90th percentile of 30-day IV over its median"),
-        vrp_points=(0.015, 0.06, "annual", "mean 30-day IV minus the next 21 days' realised vol"),
-        put_skew_30d=(0.02, 0.08, "annual", "25-delta put IV minus ATM IV, ~30 days"),
-        call_skew_30d=(-0.04, 0.005, "annual", "25-delta call IV minus ATM IV, ~30 days"),
-        overnight_share=(0.2, 0.45, "share", "share of daily variance from close to open"),
-        implied_dividend=(0.010, 0.016, "annual", "dividend yield implied by ATM put-call parity, ~60 days"),
-        atm_spread=(0.01, 0.06, "USD", "median midday width of ATM calls, 1-10 days"),
-        atm_spread_share=(0.001, 0.015, "of mid", "median midday width / mid of ATM calls, 1-10 days"),
-        expiries_within_week=(5.0, 6.0, "expiries", "expiries listed within 7 calendar days"),
-        **_COMMON,
-    ),
-    "QQQ": _bands(
-        realised_vol=(0.17, 0.27, "annual", "s.d. of daily close-to-close log returns x sqrt(252)"),
-        iv30_mean=(0.20, 0.29, "annual", "mean 30-day ATM implied volatility (VXN-like)"),
-        iv30_median=(0.18, 0.27, "annual", "median 30-day ATM implied volatility"),
-        iv30_p90_over_median=(1.25, 2.0, "ratio", "90th percentile of 30-day IV over its median"),
-        vrp_points=(0.01, 0.06, "annual", "mean 30-day IV minus the next 21 days' realised vol"),
-        put_skew_30d=(0.015, 0.08, "annual", "25-delta put IV minus ATM IV, ~30 days"),
-        call_skew_30d=(-0.04, 0.01, "annual", "25-delta call IV minus ATM IV, ~30 days"),
-        overnight_share=(0.2, 0.45, "share", "share of daily variance from close to open"),
-        implied_dividend=(0.004, 0.009, "annual", "dividend yield implied by ATM put-call parity, ~60 days"),
-        atm_spread=(0.01, 0.08, "USD", "median midday width of ATM calls, 1-10 days"),
-        atm_spread_share=(0.001, 0.02, "of mid", "median midday width / mid of ATM calls, 1-10 days"),
-        expiries_within_week=(5.0, 6.0, "expiries", "expiries listed within 7 calendar days"),
-        **_COMMON,
-    ),
-    "AAPL": _bands(
-        realised_vol=(0.22, 0.36, "annual", "s.d. of daily close-to-close log returns x sqrt(252)"),
-        iv30_mean=(0.23, 0.37, "annual", "mean 30-day ATM implied volatility"),
-        iv30_median=(0.21, 0.35, "annual", "median 30-day ATM implied volatility"),
-        iv30_p90_over_median=(1.15, 2.0, "ratio", "90th percentile of 30-day IV over its median"),
-        vrp_points=(0.0, 0.06, "annual", "mean 30-day IV minus the next 21 days' realised vol"),
-        put_skew_30d=(0.005, 0.05, "annual", "25-delta put IV minus ATM IV, ~30 days"),
-        call_skew_30d=(-0.03, 0.02, "annual", "25-delta call IV minus ATM IV, ~30 days"),
-        overnight_share=(0.25, 0.6, "share", "share of daily variance from close to open (earnings nights)"),
-        implied_dividend=(0.003, 0.007, "annual", "dividend yield implied by ATM put-call parity, ~60 days"),
-        atm_spread=(0.02, 0.15, "USD", "median midday width of ATM calls, 1-10 days"),
-        atm_spread_share=(0.003, 0.03, "of mid", "median midday width / mid of ATM calls, 1-10 days"),
-        expiries_within_week=(1.0, 2.0, "expiries", "expiries listed within 7 calendar days"),
-        **{**_COMMON, **_SINGLE_NAME, "iv_over_realised_share": (0.5, 0.93, "share", _IV_OVER_RV)},
-    ),
-    "generic": _bands(
-        realised_vol=(0.2, 0.5, "annual", "s.d. of daily close-to-close log returns x sqrt(252)"),
-        iv30_mean=(0.22, 0.5, "annual", "mean 30-day ATM implied volatility"),
-        iv30_median=(0.2, 0.48, "annual", "median 30-day ATM implied volatility"),
-        iv30_p90_over_median=(1.15, 2.0, "ratio", "90th percentile of 30-day IV over its median"),
-        vrp_points=(-0.01, 0.06, "annual", "mean 30-day IV minus the next 21 days' realised vol"),
-        put_skew_30d=(0.0, 0.06, "annual", "25-delta put IV minus ATM IV, ~30 days"),
-        call_skew_30d=(-0.03, 0.03, "annual", "25-delta call IV minus ATM IV, ~30 days"),
-        overnight_share=(0.25, 0.65, "share", "share of daily variance from close to open (earnings nights)"),
-        implied_dividend=(0.0, 0.02, "annual", "dividend yield implied by ATM put-call parity, ~60 days"),
-        atm_spread=(0.05, 0.6, "USD", "median midday width of ATM calls, 1-10 days"),
-        atm_spread_share=(0.01, 0.1, "of mid", "median midday width / mid of ATM calls, 1-10 days"),
-        expiries_within_week=(1.0, 2.0, "expiries", "expiries listed within 7 calendar days"),
-        **{**_COMMON, **_SINGLE_NAME, "iv_over_realised_share": (0.45, 0.93, "share", _IV_OVER_RV)},
-    ),
+    kind: {name: Band(*ranges[name], *STATISTICS[name]) for name in STATISTICS} for kind, ranges in _RANGES.items()
 }
+"""Per calibration profile, the band of every statistic (see ``docs/market-calibration.md`` for the sources)."""
 
 
 @dataclass(frozen=True, slots=True)
