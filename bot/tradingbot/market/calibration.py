@@ -313,7 +313,7 @@ def statistics(series: Sample) -> dict[str, float]:
     closes = np.array(series.closes)
     returns = np.diff(np.log(closes))
     steps = np.array(series.step_returns)
-    first = np.array(series.first_steps[1:])
+    first = np.array(series.first_steps)
     step_var = float(np.mean(steps**2))
     overnight_var = max(float(np.mean(first**2)) - step_var, 0.0)
     daily_var = overnight_var + step_var * STEPS_PER_DAY

@@ -228,10 +228,6 @@ class MarketSimulator:
         """The current trading day."""
         return self._day
 
-    def regime(self, symbol: str) -> Regime:
-        """The hidden regime currently driving ``symbol`` (for diagnostics and tests)."""
-        return self.config.regimes[int(self._regime[self.config.symbols.index(symbol)])]
-
     def volatility(self, symbol: str) -> float:
         """``symbol``'s current diffusive volatility, annualised (hidden from traders; for diagnostics)."""
         i = self.config.symbols.index(symbol)
