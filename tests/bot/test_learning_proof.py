@@ -32,8 +32,9 @@ def market(seed: int) -> PaperTradingEnvironment:
     return PaperTradingEnvironment(source, EnvironmentConfig(steps_per_day=STEPS_PER_DAY))
 
 
-def daily_rewards(act, seed: int) -> np.ndarray:
-    """Reward of each held-out trading day (percent of capital) of a policy that does not learn."""
+def daily_rewards(act, seed: int, at_close=None) -> np.ndarray:
+    """Reward of each held-out trading day (percent of capital) of a policy that does not learn;
+    ``at_close`` is called after each session's last step (the agent restarts its recurrent state)."""
     env = market(seed)
     observation = env.reset()
     days, today = [], 0.0
@@ -44,6 +45,8 @@ def daily_rewards(act, seed: int) -> np.ndarray:
         if result.done:
             days.append(today)
             today = 0.0
+            if at_close is not None:
+                at_close()
     return np.array(days)
 
 
@@ -79,7 +82,7 @@ def test_the_agent_beats_random_and_hold_on_held_out_markets():
         def learned_policy(observation, mask, agent=agent):
             return agent.act(observation, mask).actions
 
-        learned = daily_rewards(learned_policy, held_out)
+        learned = daily_rewards(learned_policy, held_out, lambda agent=agent: agent.end_episodes(True))
         random = daily_rewards(RandomPolicy(held_out).act, held_out)
         hold = daily_rewards(HoldPolicy().act, held_out)
         assert np.all(hold == 0.0)

@@ -1,8 +1,9 @@
 """Recurrent PPO on one fresh rollout: GAE, then clipped-surrogate epochs over sequence minibatches.
 
-Every loss term is in ``ppo_update``. Sequences are ``window``-step slices of each stream's rollout,
-each started from the recurrent state stored when it was acted on; the last slice may be shorter
-and is padded, and padding is masked out of every loss term and of advantage normalisation.
+Every loss term is in ``ppo_update``. Advantages are normalised once, over the whole rollout (per
+minibatch of 10-60 samples the mean and scale would discard much of the signal). Sequences are
+``window``-step slices of each stream's rollout, each started from the recurrent state stored when it
+was acted on; the last slice may be shorter and is padded, and padding is masked out of every loss term.
 """
 
 from __future__ import annotations
@@ -56,8 +57,11 @@ def compute_gae(
 ) -> tuple[Tensor, Tensor]:
     """Generalised advantage estimates and returns, both (T, B).
 
-    ``dones[t] = 1`` when the episode ended with step t: no bootstrap from t + 1 and the advantage
-    recursion is cut there. ``last_value`` (B,) is V of the observation after the last step.
+    ``dones[t] = 1`` when a trading session closed with step t. The close is not terminal: cash and
+    positions carry overnight, so the value still bootstraps from V at t + 1 (the next session's first
+    decision, whose reward holds the overnight move); only the advantage trace is cut there, as for a
+    time-limit truncation, because the recurrent state restarts at the open. ``last_value`` (B,) is V of
+    the observation after the last step.
     """
     steps = rewards.shape[0]
     advantages = torch.zeros_like(rewards)
@@ -65,11 +69,16 @@ def compute_gae(
     next_value = last_value
     for t in reversed(range(steps)):
         carry = 1.0 - dones[t]
-        delta = rewards[t] + gamma * next_value * carry - values[t]
+        delta = rewards[t] + gamma * next_value - values[t]
         next_advantage = delta + gamma * lam * carry * next_advantage
         advantages[t] = next_advantage
         next_value = values[t]
     return advantages, advantages + values
+
+
+def normalise_advantages(advantages: Tensor) -> Tensor:
+    """The rollout's advantages (T, B) scaled to mean 0 and standard deviation 1 over all of them."""
+    return (advantages - advantages.mean()) / (advantages.std(unbiased=False) + 1e-8)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +169,7 @@ def ppo_update(
     advantages, returns = compute_gae(
         rollout.rewards, rollout.values, rollout.dones, last_value.cpu(), config.gamma, config.gae_lambda
     )
-    seq = _to_sequences(rollout, advantages, returns, network.config.window).to(device)
+    seq = _to_sequences(rollout, normalise_advantages(advantages), returns, network.config.window).to(device)
     count = seq.actions.shape[1]
     minibatches = max(1, min(config.minibatches, count))
     totals = {"policy": 0.0, "value": 0.0, "entropy": 0.0, "kl": 0.0, "clip": 0.0}
@@ -187,9 +196,6 @@ def ppo_update(
                 first_ratio_error = float(((ratio.detach() - 1).abs() * valid).max())
 
             advantage = seq.advantages[:steps, batch]
-            mean = _masked_mean(advantage, valid)
-            std = _masked_mean((advantage - mean) ** 2, valid).sqrt()
-            advantage = (advantage - mean) / (std + 1e-8)
             surrogate = torch.max(-advantage * ratio, -advantage * ratio.clamp(1 - config.clip, 1 + config.clip))
             policy_loss = _masked_mean(surrogate, valid)
             value_loss = 0.5 * _masked_mean((out.values - seq.returns[:steps, batch]) ** 2, valid)

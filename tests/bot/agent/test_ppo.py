@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from tradingbot.agent import ppo
 from tradingbot.agent.agent import OptionsCLSTMPPOAgent
 from tradingbot.agent.buffer import ExperienceBuffer
 from tradingbot.agent.inference import NumpyStepper
@@ -14,7 +15,7 @@ from tradingbot.agent.ppo import PPOConfig, compute_gae, explained_variance
 
 
 def test_gae_matches_a_hand_computed_example():
-    # gamma 0.9, lambda 0.8; the episode ends with step 1; the rollout is cut after step 3 (bootstrap V=4)
+    # gamma 0.9, lambda 0.8; a session closes with step 1; the rollout is cut after step 3 (bootstrap V=4)
     rewards = torch.tensor([[1.0], [2.0], [0.5], [-1.0]])
     values = torch.tensor([[0.5], [1.0], [2.0], [3.0]])
     dones = torch.tensor([[0.0], [1.0], [0.0], [0.0]])
@@ -22,14 +23,32 @@ def test_gae_matches_a_hand_computed_example():
     adv, ret = compute_gae(rewards, values, dones, last, gamma=0.9, lam=0.8)
     d3 = -1.0 + 0.9 * 4.0 - 3.0  # -0.4
     d2 = 0.5 + 0.9 * 3.0 - 2.0  # 1.2
-    d1 = 2.0 - 1.0  # 1.0: terminal, no bootstrap
+    d1 = 2.0 + 0.9 * 2.0 - 1.0  # 2.8: the close is not terminal, the value bootstraps across the night
     d0 = 1.0 + 0.9 * 1.0 - 0.5  # 1.4
     a3 = d3
     a2 = d2 + 0.72 * a3
-    a1 = d1  # the recursion is cut at the episode end
+    a1 = d1  # the trace is cut at the close (the recurrent state restarts at the open)
     a0 = d0 + 0.72 * a1
     torch.testing.assert_close(adv[:, 0], torch.tensor([a0, a1, a2, a3]))
     torch.testing.assert_close(ret, adv + values)
+
+
+def test_advantages_are_normalised_once_over_the_whole_rollout(small_trader, monkeypatch):
+    seen = []
+    normalise = ppo.normalise_advantages
+
+    def spy(advantages):
+        seen.append(tuple(advantages.shape))
+        return normalise(advantages)
+
+    monkeypatch.setattr("tradingbot.agent.ppo.normalise_advantages", spy)
+    trader = small_trader(update_frequency=500)
+    collect(trader, 40)
+    trader.agent.train(trader.buffer.rollout(), trader.agent.bootstrap_value(trader.env.observation()))
+    assert seen == [(40, 2)]  # once, all 80 samples: not per minibatch of 10-20
+    normalised = ppo.normalise_advantages(torch.tensor([[1.0, 5.0], [3.0, -1.0]]))
+    torch.testing.assert_close(normalised.mean(), torch.tensor(0.0))
+    torch.testing.assert_close(normalised.std(unbiased=False), torch.tensor(1.0), atol=1e-6, rtol=0)
 
 
 def collect(trader, steps):
