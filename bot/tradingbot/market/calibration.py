@@ -72,12 +72,12 @@ _EVERY_CLASS = {
     "iv_half_life_days": (8.0, 80.0),
     "inverted_in_stress": (0.4, 1.0),
     "open_spread_ratio": (1.3, 3.5),
-    "stress_spread_ratio": (1.15, 3.5),
+    "stress_spread_ratio": (1.02, 3.5),
     "excess_kurtosis": (1.0, 40.0),
 }
 _INDEX_FUND = _EVERY_CLASS | {
     "iv_over_realised_share": (0.65, 0.93),
-    "contango_share": (0.68, 0.93),
+    "contango_share": (0.65, 0.93),
     "overnight_share": (0.2, 0.45),
     "expiries_within_week": (5.0, 6.0),
 }
@@ -109,7 +109,7 @@ _RANGES: dict[str, dict[str, tuple[float, float]]] = {
         "put_skew_30d": (0.015, 0.08),
         "call_skew_30d": (-0.04, 0.01),
         "implied_dividend": (0.004, 0.009),
-        "atm_spread": (0.01, 0.08),
+        "atm_spread": (0.01, 0.10),
         "atm_spread_share": (0.001, 0.02),
     },
     "AAPL": _SINGLE_NAME
@@ -120,12 +120,12 @@ _RANGES: dict[str, dict[str, tuple[float, float]]] = {
         "iv30_p90_over_median": (1.15, 2.0),
         "vrp_points": (0.0, 0.06),
         "iv_over_realised_share": (0.5, 0.93),
-        "put_skew_30d": (0.005, 0.05),
+        "put_skew_30d": (0.005, 0.06),
         "call_skew_30d": (-0.03, 0.02),
         "overnight_share": (0.25, 0.6),
         "implied_dividend": (0.003, 0.007),
         "atm_spread": (0.02, 0.15),
-        "atm_spread_share": (0.003, 0.03),
+        "atm_spread_share": (0.003, 0.04),
     },
     "generic": _SINGLE_NAME
     | {
@@ -139,7 +139,7 @@ _RANGES: dict[str, dict[str, tuple[float, float]]] = {
         "call_skew_30d": (-0.03, 0.03),
         "overnight_share": (0.25, 0.65),
         "implied_dividend": (0.0, 0.02),
-        "atm_spread": (0.05, 0.6),
+        "atm_spread": (0.05, 0.8),
         "atm_spread_share": (0.01, 0.1),
     },
 }

@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``market-report`` flags."""
     parser.add_argument("--preset", choices=tuple(PRESETS), default="realistic")
     parser.add_argument(
-        "--days", type=int, default=750, help="simulated trading days (at least 60; 750: ~15 s a symbol)"
+        "--days", type=int, default=1500, help="simulated trading days (at least 60; 1500: ~15 s a symbol)"
     )
     parser.add_argument("--symbols", default="SPY,QQQ,AAPL", help="underlyings, comma-separated")
     parser.add_argument("--seed", type=int, default=0)

@@ -4,8 +4,9 @@ Each underlying (see :mod:`tradingbot.market.profiles`) follows a log price with
 volatility: log volatility mean-reverts (its half-life in trading days) with shocks correlated
 negatively with returns (the leverage effect) and across underlyings, plus Poisson jumps that also
 lift volatility, quarterly earnings gaps for single names, an overnight gap carrying its share of the
-day's variance, a continuous dividend yield and a constant expected return. An optional hidden regime
-chain adds drift (the ``trending`` preset's planted edge).
+day's variance, a continuous dividend yield and a constant expected return. Return shocks, overnight
+gaps and jumps are correlated across underlyings (a market factor); earnings gaps are each name's own.
+An optional hidden regime chain adds drift (the ``trending`` preset's planted edge).
 
 Implied volatility is priced, not copied: the at-the-money level of each expiry is the model's
 expected volatility to that expiry (mean reversion makes the term structure rise when volatility is
@@ -331,8 +332,9 @@ class MarketSimulator:
         common, own = rng.standard_normal(), rng.standard_normal(n)
         vol_common, vol_own = rng.standard_normal(), rng.standard_normal(n)
         rich_shock = rng.standard_normal()
-        gap = rng.standard_normal(n)
-        jump_draw, jump_size, earnings_size = rng.random(n), rng.standard_normal(n), rng.standard_normal(n)
+        gap_common, gap_own = rng.standard_normal(), rng.standard_normal(n)
+        jump_draw, jump_common, jump_own = rng.random(), rng.standard_normal(), rng.standard_normal(n)
+        earnings_size = rng.standard_normal(n)
 
         if len(cfg.regimes) > 1:
             self._regime = np.where(switch, (self._regime + hop) % len(cfg.regimes), self._regime)
@@ -343,10 +345,14 @@ class MarketSimulator:
         sigma = np.exp(self._log_vol) * self._regime_vol[self._regime]
 
         rho = cfg.market_correlation
-        shock = math.sqrt(rho) * common + math.sqrt(1.0 - rho) * own
+        mixed = math.sqrt(rho), math.sqrt(1.0 - rho)  # every market-wide shock: common part, own part
+        shock = mixed[0] * common + mixed[1] * own
+        gap = mixed[0] * gap_common + mixed[1] * gap_own
         diffusion = sigma * np.sqrt(intraday / TRADING_DAYS_PER_YEAR) * shock
         diffusion += sigma * np.sqrt(gap_days / TRADING_DAYS_PER_YEAR) * gap
-        jumps = np.where(jump_draw < -np.expm1(-self._jumps * years), self._jump_mean + self._jump_sd * jump_size, 0.0)
+        # one draw for the market: underlyings with similar intensities jump together, by correlated sizes
+        jump_size = self._jump_mean + self._jump_sd * (mixed[0] * jump_common + mixed[1] * jump_own)
+        jumps = np.where(jump_draw < -np.expm1(-self._jumps * years), jump_size, 0.0)
         if overnight:
             reporting = np.array([self._earnings_tonight(i, self._day) for i in range(n)])
             jumps += np.where(reporting, self._earnings_sd * earnings_size, 0.0)
