@@ -3,7 +3,8 @@
 :data:`TARGETS` holds, per calibration profile (``SPY``, ``QQQ``, ``AAPL``, ``generic``), the band each
 statistic of a long simulated sample must fall in; ``docs/market-calibration.md`` gives their sources.
 :func:`measure` runs a preset for a number of trading days and computes every statistic from what a
-trader sees: closing and opening prices, and the option chain's quotes and implied volatilities.
+trader sees: the underlying's prices (closes, opens, each step) and the option chain's quotes, Greeks
+and implied volatilities.
 
 Units: volatilities as annual decimal fractions, spreads in USD per share or as a fraction of the mid,
 half-lives in trading days, shares and ratios as plain numbers.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import html
 import math
+import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     """Print the report (and write the HTML page); exit code 0, or 2 for bad arguments."""
     symbols = tuple(s.strip() for s in args.symbols.split(",") if s.strip())
     if args.days < 60 or not symbols:
-        print("tradingbot market-report: --days must be at least 60 and --symbols not empty", flush=True)
+        print("tradingbot market-report: --days must be at least 60 and --symbols not empty", file=sys.stderr)
         return 2
     samples = sample_market(args.preset, symbols, args.days, args.seed)
     lines, misses = text_report(args.preset, args.days, samples)

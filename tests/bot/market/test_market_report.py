@@ -28,4 +28,4 @@ def test_the_report_prints_every_statistic_with_its_band_and_writes_the_charts(t
 
 def test_too_few_days_is_refused(capsys):
     assert main(["market-report", "--days", "10"]) == 2
-    assert "--days must be at least 60" in capsys.readouterr().out
+    assert "--days must be at least 60" in capsys.readouterr().err
