@@ -33,6 +33,7 @@ class UnderlyingProfile:
     overnight_share: float
     """Share of a day's diffusive variance in the overnight gap (close to next open)."""
     jumps_per_year: float
+    """Expected number of jumps a year (Poisson), drawn for the whole market at once."""
     jump_mean: float
     """Mean log return of a jump."""
     jump_sd: float
@@ -42,6 +43,7 @@ class UnderlyingProfile:
     earnings_sd: float
     """Standard deviation of the log return of an earnings-night gap."""
     dividend_yield: float
+    """Continuous dividend yield (no discrete ex-dividend drops)."""
     expected_return: float
     """Expected annual total return (price drift plus dividend yield)."""
     implied_vol_lift: float
