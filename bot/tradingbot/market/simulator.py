@@ -318,10 +318,7 @@ class MarketSimulator:
     def _earnings_tonight(self, i: int, day: date) -> bool:
         """Whether underlying ``i`` reports earnings in the gap before ``day``'s open."""
         period = self._earnings_period[i]
-        if not period:
-            return False
-        index = int(np.busday_count(np.datetime64("2000-01-03"), np.datetime64(day)))
-        return (index + self._earnings_offset[i]) % period == 0
+        return bool(period) and (_weekday_index(day) + self._earnings_offset[i]) % period == 0
 
     def _evolve(self, overnight: bool) -> None:
         cfg = self.config
@@ -455,8 +452,7 @@ class MarketSimulator:
     def _earnings_days_within(self, i: int, today: date, days: FloatArray) -> FloatArray:
         """How many earnings gaps fall before each horizon of ``days`` trading days after ``today``."""
         period = self._earnings_period[i]
-        index = int(np.busday_count(np.datetime64("2000-01-03"), np.datetime64(today)))
-        ahead = (period - (index + self._earnings_offset[i]) % period) % period or period  # next gap, days ahead
+        ahead = (period - (_weekday_index(today) + self._earnings_offset[i]) % period) % period or period  # days
         return np.asarray(np.maximum(np.floor((days - ahead) / period) + 1, 0.0), dtype=np.float64)
 
     def _build_snapshot(self) -> MarketSnapshot:
@@ -531,3 +527,8 @@ class MarketSimulator:
             theta=value.theta,
             vega=value.vega,
         )
+
+
+def _weekday_index(day: date) -> int:
+    """Weekdays from Monday 2000-01-03 to ``day``: the earnings calendar counts in these."""
+    return int(np.busday_count(np.datetime64("2000-01-03"), np.datetime64(day)))
