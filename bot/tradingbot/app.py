@@ -22,6 +22,7 @@ from tradingbot.env.actions import NUM_ACTIONS
 from tradingbot.env.observation import OBSERVATION_SIZE
 from tradingbot.env.paper import EnvironmentConfig, PaperTradingEnvironment
 from tradingbot.env.portfolio import FeeSchedule
+from tradingbot.env.risk import RiskLimits, RiskState
 from tradingbot.learning import BaselineTrader, LearningTrader, Trader
 from tradingbot.market.massive_rest import RestConfig
 from tradingbot.market.massive_source import MassiveSource, ReplaySource
@@ -51,13 +52,44 @@ def environment_config(settings: Settings) -> EnvironmentConfig:
     return EnvironmentConfig(
         initial_capital=settings.initial_capital,
         fees=FeeSchedule(settings.commission_per_contract, settings.regulatory_fee_per_contract),
-        contracts_per_trade=settings.contracts_per_trade,
-        max_contracts_per_position=settings.max_contracts_per_position,
+        risk=risk_limits(settings),
         max_open_positions=settings.max_open_positions,
         expiry_cutoff_minutes=settings.expiry_cutoff_minutes,
         data=data_rules(settings),
         steps_per_day=settings.steps_per_day,
+    )
+
+
+def risk_limits(settings: Settings) -> RiskLimits:
+    """The risk budget from the settings (percentages become fractions)."""
+    return RiskLimits(
+        trade=settings.risk_trade_pct / 100.0,
+        position=settings.risk_position_pct / 100.0,
+        underlying=settings.risk_underlying_pct / 100.0,
+        total=settings.risk_total_pct / 100.0,
+        capital_floor=settings.capital_floor_pct / 100.0,
+        daily_loss=settings.daily_loss_pct / 100.0,
         max_drawdown=settings.max_drawdown_pct / 100.0,
+        lookback_sessions=settings.drawdown_lookback_sessions,
+        cooldown_sessions=settings.drawdown_cooldown_sessions,
+        contracts_per_trade=settings.contracts_per_trade,
+        contracts_per_position=settings.max_contracts_per_position,
+    )
+
+
+def ppo_config(settings: Settings) -> PPOConfig:
+    """The PPO hyper-parameters from the settings."""
+    return PPOConfig(
+        learning_rate=settings.learning_rate,
+        gamma=settings.gamma,
+        gae_lambda=settings.gae_lambda,
+        clip=settings.clip_range,
+        epochs=settings.ppo_epochs,
+        minibatches=settings.ppo_minibatches,
+        value_coef=settings.value_coef,
+        entropy_coef=settings.entropy_coef,
+        max_grad_norm=settings.max_grad_norm,
+        target_kl=settings.target_kl or None,
     )
 
 
@@ -164,7 +196,9 @@ def build_trader(settings: Settings) -> Trader:
     device = choose_device(settings.device, settings.gpu_count)
     if device.problem is not None:
         log.error("DEVICE=%s: %s", settings.device, device.problem)
-    agent = OptionsCLSTMPPOAgent(shape, PPOConfig(), len(settings.symbols), device.device, settings.seed)
+    agent = OptionsCLSTMPPOAgent(
+        shape, ppo_config(settings), len(settings.symbols), device.device, settings.seed, settings.hold_prior
+    )
     store = CheckpointStore(settings.checkpoint_dir, settings.checkpoint_keep, s3_mirror(settings))
     checkpoint = store.latest(shape)
     if checkpoint is not None:
@@ -210,4 +244,9 @@ def _environment(
         raise JournalError(
             f"{error}: keep trading those symbols, or point JOURNAL at a new file to open a new account"
         ) from None
+    if books.risk is not None:
+        try:
+            env.restore_risk(RiskState.from_dict(books.risk))
+        except (TypeError, ValueError) as error:
+            log.warning("the booked risk state is unreadable (%s): the protections start afresh", error)
     return env

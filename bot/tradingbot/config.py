@@ -136,7 +136,9 @@ class Settings(BaseModel):
         allow_inf_nan=False,
     )
     contracts_per_trade: int = _setting(
-        env.CONTRACTS_PER_TRADE, "--contracts-per-trade", "contracts bought by one buy action"
+        env.CONTRACTS_PER_TRADE,
+        "--contracts-per-trade",
+        "contracts one buy takes at most; the risk budget sizes each buy below this",
     )
     max_contracts_per_position: int = _setting(
         env.MAX_CONTRACTS_PER_POSITION, "--max-contracts", "most contracts held in any one option"
@@ -189,8 +191,50 @@ class Settings(BaseModel):
     max_drawdown_pct: float = _setting(
         env.MAX_DRAWDOWN_PERCENT,
         "--max-drawdown",
-        "new entries halt while the account is this many percent below its high-water mark (100: never)",
+        "drawdown protection: entries stop for DRAWDOWN_COOLDOWN_SESSIONS once equity is this many percent below "
+        "its high over the last DRAWDOWN_LOOKBACK_SESSIONS sessions (100: never)",
         allow_inf_nan=False,
+    )
+    risk_trade_pct: float = _setting(
+        env.RISK_TRADE_PERCENT, "--risk-trade", "premium one buy may commit, percent of equity", allow_inf_nan=False
+    )
+    risk_position_pct: float = _setting(
+        env.RISK_POSITION_PERCENT,
+        "--risk-position",
+        "premium at risk in one option (its marked value), percent of equity",
+        allow_inf_nan=False,
+    )
+    risk_underlying_pct: float = _setting(
+        env.RISK_UNDERLYING_PERCENT,
+        "--risk-underlying",
+        "premium at risk in one underlying's options, percent of equity",
+        allow_inf_nan=False,
+    )
+    risk_total_pct: float = _setting(
+        env.RISK_TOTAL_PERCENT,
+        "--risk-total",
+        "premium at risk in the whole account, percent of equity",
+        allow_inf_nan=False,
+    )
+    capital_floor_pct: float = _setting(
+        env.CAPITAL_FLOOR_PERCENT,
+        "--capital-floor",
+        "no buy takes cash below this percent of the initial capital (equity never falls below cash; 0: off)",
+        allow_inf_nan=False,
+    )
+    daily_loss_pct: float = _setting(
+        env.DAILY_LOSS_PERCENT,
+        "--daily-loss",
+        "entries stop until the next session once equity is this many percent below the last close (100: never)",
+        allow_inf_nan=False,
+    )
+    drawdown_lookback_sessions: int = _setting(
+        env.DRAWDOWN_LOOKBACK_SESSIONS, "--drawdown-lookback", "sessions whose highest equity the drawdown is from"
+    )
+    drawdown_cooldown_sessions: int = _setting(
+        env.DRAWDOWN_COOLDOWN_SESSIONS,
+        "--drawdown-cooldown",
+        "whole sessions without entries after the drawdown protection trips; then it lifts",
     )
     suspend: bool = _setting(
         env.SUSPEND, "--suspend", "open no new positions (open ones are still managed); see CONTROL_DIR"
@@ -247,6 +291,31 @@ class Settings(BaseModel):
     mlp_hidden: int = _setting(env.MLP_HIDDEN, "--mlp-hidden", "size of the MLP between the LSTMs")
     policy_hidden: int = _setting(env.POLICY_HIDDEN, "--policy-hidden", "policy LSTM size")
     window: int = _setting(env.SEQUENCE_WINDOW, "--window", "steps per training sequence (truncated BPTT)")
+    learning_rate: float = _setting(env.LEARNING_RATE, "--learning-rate", "Adam's step size", allow_inf_nan=False)
+    gamma: float = _setting(env.GAMMA, "--gamma", "discount per step", allow_inf_nan=False)
+    gae_lambda: float = _setting(env.GAE_LAMBDA, "--gae-lambda", "GAE's lambda", allow_inf_nan=False)
+    clip_range: float = _setting(env.CLIP_RANGE, "--clip-range", "PPO's ratio clip", allow_inf_nan=False)
+    ppo_epochs: int = _setting(env.PPO_EPOCHS, "--ppo-epochs", "passes over each fresh rollout")
+    ppo_minibatches: int = _setting(env.PPO_MINIBATCHES, "--ppo-minibatches", "minibatches per pass")
+    value_coef: float = _setting(env.VALUE_COEF, "--value-coef", "weight of the value loss", allow_inf_nan=False)
+    entropy_coef: float = _setting(
+        env.ENTROPY_COEF, "--entropy-coef", "weight of the entropy bonus", allow_inf_nan=False
+    )
+    max_grad_norm: float = _setting(
+        env.MAX_GRAD_NORM, "--max-grad-norm", "gradients are clipped to this global norm", allow_inf_nan=False
+    )
+    target_kl: float = _setting(
+        env.TARGET_KL,
+        "--target-kl",
+        "a rollout's epochs stop once the mean approximate KL exceeds this (0: never)",
+        allow_inf_nan=False,
+    )
+    hold_prior: float = _setting(
+        env.HOLD_PRIOR,
+        "--hold-prior",
+        "probability with which a fresh network (nothing to resume) holds; 0: uniform over the 31 actions",
+        allow_inf_nan=False,
+    )
     bot_name: str = _setting(env.BOT_NAME, "--bot-name", "this bot's name (the TradingBot's name)")
     s3_bucket: str | None = _setting(
         env.S3_BUCKET, "--s3-bucket", "mirror checkpoints to this S3 bucket (unset: local only)"

@@ -137,6 +137,7 @@ def _record(metrics: BotMetrics, trader: Trader, report: TickReport, seconds: fl
     """One step's metrics: the account, the feed, training and checkpoints; returns the feed's status."""
     info = report.result.info
     metrics.record_step(report.actions, info, report.result.reward, trader.env.portfolio, seconds, now)
+    metrics.record_risk(trader.env)
     feed = feed_status(trader)
     if feed is None:
         metrics.record_simulated_data(len(trader.env.symbols) - len(info.stale_symbols), now)

@@ -15,8 +15,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from tradingbot.agent.ppo import TrainMetrics
 from tradingbot.agent.s3_mirror import MirrorStatus
 from tradingbot.env.actions import ACTIONS, BuyOption, ClosePositions
-from tradingbot.env.paper import StepInfo
+from tradingbot.env.paper import PaperTradingEnvironment, StepInfo
 from tradingbot.env.portfolio import Portfolio
+from tradingbot.env.risk import LIMITS
 
 ACTION_TYPES = ("hold", "buy_call", "buy_put", "close")
 LOSSES = ("policy", "value", "entropy", "approx_kl", "clip_fraction", "explained_variance")
@@ -60,7 +61,27 @@ class BotMetrics:
         self.unrealized_pnl = Gauge("trading_bot_unrealized_pnl", "Unrealised P&L, USD", registry=r)
         self.drawdown = Gauge("trading_bot_drawdown", "Fall of the value from its high-water mark", registry=r)
         self.suspended = Gauge("trading_bot_suspended", "1 while new entries are suspended by the operator", registry=r)
-        self.risk_halted = Gauge("trading_bot_risk_halted", "1 while the drawdown limit halts new entries", registry=r)
+        self.risk_halted = Gauge(
+            "trading_bot_risk_halted",
+            "1 while a risk protection (daily loss limit, drawdown protection) stops new entries",
+            registry=r,
+        )
+        self.premium_at_risk = Gauge(
+            "trading_bot_premium_at_risk_dollars",
+            "Marked value of the open options, by underlying, USD",
+            ["symbol"],
+            registry=r,
+        )
+        self.risk_budget_used = Gauge(
+            "trading_bot_risk_budget_used_ratio", "Premium at risk / the total risk budget (1: spent)", registry=r
+        )
+        self.binding_limit = Gauge(
+            "trading_bot_risk_binding_limit",
+            "1 for the risk limit that binds now: the protection stopping entries, else the one that sized the "
+            "last buy",
+            ["limit"],
+            registry=r,
+        )
         self.open_positions = Gauge("trading_bot_open_positions", "Open option positions", ["symbol"], registry=r)
         self.actions = Counter("trading_bot_actions", "Actions chosen", ["symbol", "action_type"], registry=r)
         self.rejections = Counter(
@@ -170,6 +191,18 @@ class BotMetrics:
             held[position.contract.underlying] = held.get(position.contract.underlying, 0) + 1
         for symbol in self.symbols:
             self.open_positions.labels(symbol).set(held[symbol])
+
+    def record_risk(self, env: PaperTradingEnvironment) -> None:
+        """The risk budget's use and the limit that binds now."""
+        exposure = env.exposure()
+        for symbol in self.symbols:
+            self.premium_at_risk.labels(symbol).set(exposure.by_underlying.get(symbol, 0.0))
+        budget = env.risk.limits.total * exposure.equity
+        self.risk_budget_used.set(exposure.total / budget if budget > 0 else 1.0)
+        halt = env.risk.halt()
+        binding = halt[0] if halt is not None else (env.last_sizing[1].binding if env.last_sizing else None)
+        for limit in LIMITS:
+            self.binding_limit.labels(limit).set(float(limit == binding))
 
     def record_simulated_data(self, fresh_symbols: int, now: float) -> None:
         """The simulator delivered a quote, a trade and a chain for each fresh underlying at ``now``."""

@@ -32,6 +32,8 @@ class Books:
     portfolio: Portfolio
     step: int
     market: dict[str, Any] | None
+    risk: dict[str, Any] | None = None
+    """The risk protections' state booked with the journal's last step."""
 
 
 def open_books(journal: Journal, checkpoint: Checkpoint | None, initial_capital: float, fees: FeeSchedule) -> Books:
@@ -60,7 +62,7 @@ def open_books(journal: Journal, checkpoint: Checkpoint | None, initial_capital:
                 f"{initial_capital:,.2f}",
                 f"{opening.initial_cash:,.2f}",
             )
-        return Books(portfolio, step, market)
+        return Books(portfolio, step, market, last.risk if last is not None else None)
     if checkpoint is not None and checkpoint.portfolio:
         snapshot = {k: v for k, v in checkpoint.portfolio.items() if k != "fills"}
         portfolio = Portfolio.from_snapshot(snapshot, fees)

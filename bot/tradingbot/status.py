@@ -15,6 +15,7 @@ from tradingbot import __version__
 from tradingbot.books.urls import redact_url
 from tradingbot.config import Settings
 from tradingbot.env.actions import ACTION_NAMES
+from tradingbot.env.paper import PaperTradingEnvironment
 from tradingbot.learning import BaselineTrader, LearningTrader
 from tradingbot.market.massive_source import FeedStatus
 from tradingbot_contract.status import SCHEMA_KEY, SCHEMA_VERSION
@@ -85,9 +86,10 @@ def status_document(
         "trading": {
             "suspended": trader.env.suspended,
             "risk_halted": trader.env.risk_halted,
-            "max_drawdown_pct": settings.max_drawdown_pct,
+            "halt_limit": halt[0] if (halt := trader.env.risk.halt()) is not None else None,
             "entry_block": trader.env.entry_block(),
         },
+        "risk": risk_status(trader.env),
         "last_actions": {s: ACTION_NAMES[a] for s, a in zip(settings.symbols, last_actions, strict=True)},
         "steps": trader.step,
         "data": {symbol: problem or "tradable" for symbol, problem in trader.env.data_problems().items()},
@@ -121,6 +123,33 @@ def status_document(
             "s3": asdict(mirror.status) if mirror is not None else None,
         }
     return document
+
+
+def risk_status(env: PaperTradingEnvironment) -> dict[str, Any]:
+    """The risk budget, how much of it is used, the protections' state and the limit that binds (USD,
+    fractions of equity)."""
+    risk, exposure = env.risk, env.exposure()
+    limits = risk.limits
+    equity = exposure.equity
+    halt = risk.halt()
+    sizing = env.last_sizing
+    return {
+        "limits": asdict(limits),
+        "equity": equity,
+        "premium_at_risk": exposure.total,
+        "premium_at_risk_by_underlying": exposure.by_underlying,
+        "total_budget_used": exposure.total / (limits.total * equity) if equity > 0 else None,
+        "capital_floor": risk.floor,
+        "daily_loss": risk.daily_loss,
+        "drawdown": risk.drawdown,
+        "drawdown_peak": risk.peak,
+        "session": risk.state.session,
+        "halted_until_session": risk.state.halted_until or None,
+        "binding_limit": halt[0] if halt is not None else (sizing[1].binding if sizing is not None else None),
+        "last_buy": None
+        if sizing is None
+        else {"ticker": sizing[0], "contracts": sizing[1].quantity, "bound_by": sizing[1].binding},
+    }
 
 
 def journal_status(trader: BaselineTrader | LearningTrader) -> dict[str, Any] | None:

@@ -103,7 +103,7 @@ COMMISSION_PER_CONTRACT = _spec("COMMISSION_PER_CONTRACT", "number", 0.65, "trad
 REGULATORY_FEE_PER_CONTRACT = _spec(
     "REGULATORY_FEE_PER_CONTRACT", "number", 0.05, "trading.regulatoryFeePerContract", minimum=0
 )
-CONTRACTS_PER_TRADE = _spec("CONTRACTS_PER_TRADE", "integer", 1, "trading.contractsPerTrade", minimum=1)
+CONTRACTS_PER_TRADE = _spec("CONTRACTS_PER_TRADE", "integer", 10, "trading.contractsPerTrade", minimum=1)
 MAX_CONTRACTS_PER_POSITION = _spec(
     "MAX_CONTRACTS_PER_POSITION", "integer", 10, "risk.maxContractsPerPosition", minimum=1
 )
@@ -122,7 +122,27 @@ OPTION_SPREAD_REL = _spec(
 STOCK_SPREAD_ABS = _spec("STOCK_SPREAD_ABS", "number", 0.05, "dataQuality.stockSpread.absolute", minimum=0)
 STOCK_SPREAD_REL = _spec("STOCK_SPREAD_REL", "number", 0.002, "dataQuality.stockSpread.relative", minimum=0, maximum=1)
 MAX_DRAWDOWN_PERCENT = _spec(
-    "MAX_DRAWDOWN_PERCENT", "number", 25.0, "risk.maxDrawdownPercent", exclusive_minimum=0, maximum=100
+    "MAX_DRAWDOWN_PERCENT", "number", 10.0, "risk.maxDrawdownPercent", exclusive_minimum=0, maximum=100
+)
+RISK_TRADE_PERCENT = _spec("RISK_TRADE_PERCENT", "number", 2.0, "risk.tradePercent", exclusive_minimum=0, maximum=100)
+RISK_POSITION_PERCENT = _spec(
+    "RISK_POSITION_PERCENT", "number", 2.0, "risk.positionPercent", exclusive_minimum=0, maximum=100
+)
+RISK_UNDERLYING_PERCENT = _spec(
+    "RISK_UNDERLYING_PERCENT", "number", 4.0, "risk.underlyingPercent", exclusive_minimum=0, maximum=100
+)
+RISK_TOTAL_PERCENT = _spec("RISK_TOTAL_PERCENT", "number", 6.0, "risk.totalPercent", exclusive_minimum=0, maximum=100)
+CAPITAL_FLOOR_PERCENT = _spec(
+    "CAPITAL_FLOOR_PERCENT", "number", 80.0, "risk.capitalFloorPercent", minimum=0, exclusive_maximum=100
+)
+DAILY_LOSS_PERCENT = _spec(
+    "DAILY_LOSS_PERCENT", "number", 2.0, "risk.dailyLossPercent", exclusive_minimum=0, maximum=100
+)
+DRAWDOWN_LOOKBACK_SESSIONS = _spec(
+    "DRAWDOWN_LOOKBACK_SESSIONS", "integer", 5, "risk.drawdownLookbackSessions", minimum=1, maximum=250
+)
+DRAWDOWN_COOLDOWN_SESSIONS = _spec(
+    "DRAWDOWN_COOLDOWN_SESSIONS", "integer", 2, "risk.drawdownCooldownSessions", minimum=1, maximum=250
 )
 SUSPEND = _spec("SUSPEND", "boolean", False, "suspend")
 CONTROL_DIR = _operator("CONTROL_DIR", "string")
@@ -143,6 +163,19 @@ FEATURE_HIDDEN = _spec("FEATURE_HIDDEN", "integer", 128, "agent.featureHidden", 
 MLP_HIDDEN = _spec("MLP_HIDDEN", "integer", 128, "agent.mlpHidden", minimum=1, maximum=4096)
 POLICY_HIDDEN = _spec("POLICY_HIDDEN", "integer", 256, "agent.policyHidden", minimum=1, maximum=4096)
 SEQUENCE_WINDOW = _spec("SEQUENCE_WINDOW", "integer", 30, "agent.sequenceWindow", minimum=1, maximum=1000)
+LEARNING_RATE = _spec("LEARNING_RATE", "number", 3e-4, "learning.learningRate", exclusive_minimum=0, maximum=1)
+GAMMA = _spec("GAMMA", "number", 0.99, "learning.gamma", minimum=0, maximum=1)
+GAE_LAMBDA = _spec("GAE_LAMBDA", "number", 0.95, "learning.gaeLambda", minimum=0, maximum=1)
+CLIP_RANGE = _spec("CLIP_RANGE", "number", 0.2, "learning.clipRange", exclusive_minimum=0, maximum=1)
+PPO_EPOCHS = _spec("PPO_EPOCHS", "integer", 4, "learning.epochs", minimum=1, maximum=100)
+PPO_MINIBATCHES = _spec("PPO_MINIBATCHES", "integer", 4, "learning.minibatches", minimum=1, maximum=1024)
+VALUE_COEF = _spec("VALUE_COEF", "number", 0.5, "learning.valueCoef", minimum=0, maximum=100)
+ENTROPY_COEF = _spec("ENTROPY_COEF", "number", 0.001, "learning.entropyCoef", minimum=0, maximum=1)
+MAX_GRAD_NORM = _spec("MAX_GRAD_NORM", "number", 0.5, "learning.maxGradNorm", exclusive_minimum=0, maximum=100)
+TARGET_KL = _spec("TARGET_KL", "number", 0.03, "learning.targetKL", minimum=0, maximum=10)
+"""0: the epochs never stop early."""
+HOLD_PRIOR = _spec("HOLD_PRIOR", "number", 0.99, "learning.holdPrior", minimum=0, exclusive_maximum=1)
+"""The probability with which a fresh network (no checkpoint, no initial weights) holds; 0: uniform."""
 BOT_NAME = _operator("BOT_NAME", "string", "tradingbot", pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 S3_BUCKET = _spec("S3_BUCKET", "string", None, "s3.bucket", pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 S3_ENDPOINT_URL = _spec("S3_ENDPOINT_URL", "string", None, "s3.endpoint", pattern=r"^https?://\S+$")
@@ -198,6 +231,14 @@ VARIABLES: tuple[Variable, ...] = (
     STOCK_SPREAD_ABS,
     STOCK_SPREAD_REL,
     MAX_DRAWDOWN_PERCENT,
+    RISK_TRADE_PERCENT,
+    RISK_POSITION_PERCENT,
+    RISK_UNDERLYING_PERCENT,
+    RISK_TOTAL_PERCENT,
+    CAPITAL_FLOOR_PERCENT,
+    DAILY_LOSS_PERCENT,
+    DRAWDOWN_LOOKBACK_SESSIONS,
+    DRAWDOWN_COOLDOWN_SESSIONS,
     SUSPEND,
     CONTROL_DIR,
     LOG_DIR,
@@ -216,6 +257,17 @@ VARIABLES: tuple[Variable, ...] = (
     MLP_HIDDEN,
     POLICY_HIDDEN,
     SEQUENCE_WINDOW,
+    LEARNING_RATE,
+    GAMMA,
+    GAE_LAMBDA,
+    CLIP_RANGE,
+    PPO_EPOCHS,
+    PPO_MINIBATCHES,
+    VALUE_COEF,
+    ENTROPY_COEF,
+    MAX_GRAD_NORM,
+    TARGET_KL,
+    HOLD_PRIOR,
     BOT_NAME,
     S3_BUCKET,
     S3_ENDPOINT_URL,

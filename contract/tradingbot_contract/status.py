@@ -16,6 +16,7 @@ OPERATOR_READS: tuple[tuple[str, ...], ...] = (
     ("checkpoints", "last_saved_unix"),
     ("trading", "risk_halted"),
     ("trading", "entry_block"),
+    ("trading", "halt_limit"),
     ("device", "using"),
     ("device", "problem"),
 )

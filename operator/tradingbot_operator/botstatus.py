@@ -32,6 +32,8 @@ class LiveFigures:
     last_checkpoint_time: str | None
     risk_halted: bool | None
     entry_block: str | None
+    halt_limit: str | None
+    """The risk protection that stops entries (``daily loss limit``, ``drawdown protection``), if any."""
     device: str | None = None
     """What the agent runs on (``cpu``, ``cuda``); ``None`` for a baseline or an older bot."""
     device_problem: str | None = None
@@ -89,6 +91,7 @@ def parse_status(document: Any) -> LiveFigures:  # noqa: ANN401 - untrusted JSON
         else datetime.fromtimestamp(saved, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         risk_halted=halted if isinstance(halted, bool) else None,
         entry_block=block[:300] if isinstance(block, str) else None,
+        halt_limit=_text(trading.get("halt_limit")),
         device=_text(device.get("using")),
         device_problem=_text(device.get("problem")),
     )

@@ -45,8 +45,8 @@ class Observed:
     suspended: bool = False
     risk_halted: bool | None = None
     entry_block: str | None = None
-    max_drawdown_percent: float | None = None
-    """The spec's limit, in percent (``None`` without a valid spec)."""
+    halt_limit: str | None = None
+    """The bot's protection that stops entries (``daily loss limit``, ``drawdown protection``)."""
     device: str | None = None
     """What the bot's agent runs on, from its ``/status``; ``None`` until read."""
     device_problem: str | None = None
@@ -79,16 +79,16 @@ def _available(observed: Observed) -> Condition:
     )
 
 
+_HALT_REASONS = {"daily loss limit": "DailyLossLimit", "drawdown protection": "DrawdownProtection"}
+
+
 def _halted(observed: Observed) -> Condition:
     if observed.risk_halted is None:
         return Condition("Halted", "Unknown", "BotNotReached", "the bot's /status has not been read yet")
     if observed.risk_halted:
-        limit = observed.max_drawdown_percent
-        message = observed.entry_block or (
-            f"drawdown reached the {limit:g}% limit: no new entries" if limit is not None else "drawdown limit reached"
-        )
-        return Condition("Halted", "True", "MaxDrawdownExceeded", message)
-    return Condition("Halted", "False", "WithinRiskLimits", "drawdown below the limit")
+        reason = _HALT_REASONS.get(observed.halt_limit or "", "RiskLimitReached")
+        return Condition("Halted", "True", reason, observed.entry_block or "a risk protection stops new entries")
+    return Condition("Halted", "False", "WithinRiskLimits", "no risk protection stops new entries")
 
 
 def _device_ready(observed: Observed) -> Condition:

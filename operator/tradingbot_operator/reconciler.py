@@ -177,7 +177,7 @@ async def write_status(
         suspended=spec.suspend if spec is not None else False,
         risk_halted=live.risk_halted if live is not None else None,
         entry_block=live.entry_block if live is not None else None,
-        max_drawdown_percent=spec.risk.max_drawdown_percent if spec is not None else None,
+        halt_limit=live.halt_limit if live is not None else None,
         device=live.device if live is not None else None,
         device_problem=live.device_problem if live is not None else None,
         storage_refusals=tuple((r.reason, r.message) for r in result.storage_refusals),

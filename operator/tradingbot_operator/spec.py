@@ -264,7 +264,15 @@ class Trading(_Model):
 class Risk(_Model):
     """Limits the bot's action mask enforces: no action they forbid can be chosen."""
 
+    trade_percent: float = _setting(env.RISK_TRADE_PERCENT)
+    position_percent: float = _setting(env.RISK_POSITION_PERCENT)
+    underlying_percent: float = _setting(env.RISK_UNDERLYING_PERCENT)
+    total_percent: float = _setting(env.RISK_TOTAL_PERCENT)
+    capital_floor_percent: float = _setting(env.CAPITAL_FLOOR_PERCENT)
+    daily_loss_percent: float = _setting(env.DAILY_LOSS_PERCENT)
     max_drawdown_percent: float = _setting(env.MAX_DRAWDOWN_PERCENT)
+    drawdown_lookback_sessions: int = _setting(env.DRAWDOWN_LOOKBACK_SESSIONS)
+    drawdown_cooldown_sessions: int = _setting(env.DRAWDOWN_COOLDOWN_SESSIONS)
     max_contracts_per_position: int = _setting(env.MAX_CONTRACTS_PER_POSITION)
     max_open_positions: int = _setting(env.MAX_OPEN_POSITIONS)
     expiry_cutoff_minutes: float = _setting(env.EXPIRY_CUTOFF_MINUTES)
@@ -298,6 +306,22 @@ class Agent(_Model):
     sequence_window: int = _setting(env.SEQUENCE_WINDOW)
 
 
+class Learning(_Model):
+    """PPO's hyper-parameters and the fresh network's hold prior (they apply from the next start)."""
+
+    learning_rate: float = _setting(env.LEARNING_RATE)
+    gamma: float = _setting(env.GAMMA)
+    gae_lambda: float = _setting(env.GAE_LAMBDA)
+    clip_range: float = _setting(env.CLIP_RANGE)
+    epochs: int = _setting(env.PPO_EPOCHS)
+    minibatches: int = _setting(env.PPO_MINIBATCHES)
+    value_coef: float = _setting(env.VALUE_COEF)
+    entropy_coef: float = _setting(env.ENTROPY_COEF)
+    max_grad_norm: float = _setting(env.MAX_GRAD_NORM)
+    target_kl: float = _setting(env.TARGET_KL)
+    hold_prior: float = _setting(env.HOLD_PRIOR)
+
+
 class Monitoring(_Model):
     service_monitor: Literal["Auto", "Enabled", "Disabled"] = Field("Auto", alias="serviceMonitor")
     labels: dict[str, str] = Field(default_factory=dict)
@@ -325,6 +349,7 @@ class TradingBotSpec(_Model):
     risk: Risk = _group(Risk)
     data_quality: DataQuality = _group(DataQuality, "dataQuality")
     agent: Agent = _group(Agent)
+    learning: Learning = _group(Learning)
     s3: S3 | None = None
     journal: Journal = _group(Journal)
     monitoring: Monitoring = _group(Monitoring)

@@ -33,6 +33,8 @@ COMMAND = [
     "16",
     "--log-interval",
     "0.05",
+    "--hold-prior",
+    "0",
 ]
 RESUMED = re.compile(r"resumed from \S+checkpoint-(\d{12})\.pt: step (\d+)")
 

@@ -45,10 +45,17 @@ def test_ready_summarises_invalid_spec_unavailability_suspension_and_halts():
     assert ready(ready_replicas=0)["reason"] == "DeploymentUnavailable"
     assert ready(ready_replicas=1)["reason"] == "Running"
     assert ready(ready_replicas=1, suspended=True)["reason"] == "Suspended"
-    halted = ready(ready_replicas=1, risk_halted=True, entry_block="drawdown 30% reached the 25% limit")
-    assert (halted["status"], halted["reason"]) == ("True", "RiskHalted") and "30%" in halted["message"]
-    conditions = by_type(merge(None, desired(Observed(ready_replicas=1, risk_halted=True)), 1, "T"))
-    assert (conditions["Halted"]["status"], conditions["Halted"]["reason"]) == ("True", "MaxDrawdownExceeded")
+    block = "drawdown protection: equity fell 10% below its 5-session high; no new entries until session 9"
+    halted = ready(ready_replicas=1, risk_halted=True, entry_block=block, halt_limit="drawdown protection")
+    assert (halted["status"], halted["reason"]) == ("True", "RiskHalted") and "session 9" in halted["message"]
+
+    def halt(**observed):
+        return by_type(merge(None, desired(Observed(ready_replicas=1, risk_halted=True, **observed)), 1, "T"))["Halted"]
+
+    assert (halt(halt_limit="drawdown protection")["status"], halt()["reason"]) == ("True", "RiskLimitReached")
+    assert halt(halt_limit="drawdown protection")["reason"] == "DrawdownProtection"
+    assert halt(halt_limit="daily loss limit", entry_block=block)["reason"] == "DailyLossLimit"
+    assert halt(entry_block=block)["message"] == block
 
 
 def test_device_ready_says_whether_the_agent_runs_where_the_pod_asked():

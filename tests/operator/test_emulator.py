@@ -321,5 +321,5 @@ def test_custom_resources_are_validated_defaulted_and_pruned_as_a_cluster_would(
         good = {**bad, "spec": {"symbols": ["SPY"]}}
         assert kubectl_run("apply", "--validate=false", "-f", "-", stdin=json.dumps(good)).returncode == 0
         stored = json.loads(kubectl_run("get", "tradingbot", "bad", "-o", "json").stdout)["spec"]
-        assert stored["initialCapital"] == 100000 and stored["risk"]["maxDrawdownPercent"] == 25
+        assert stored["initialCapital"] == 100000 and stored["risk"]["maxDrawdownPercent"] == 10
         assert stored["marketData"]["source"] == "sim" and stored["dataQuality"]["optionSpread"]["relative"] == 0.04

@@ -16,8 +16,11 @@ from typing import Any
 
 from local_servers import free_port
 
-SMALL_AGENT = ("--policy-hidden", "32", "--feature-hidden", "16", "--mlp-hidden", "16", "--window", "8")
-"""A tiny network: quick to start, train and save."""
+SMALL_AGENT = (
+    *("--policy-hidden", "32", "--feature-hidden", "16", "--mlp-hidden", "16", "--window", "8"),
+    *("--hold-prior", "0"),
+)
+"""A tiny network, quick to start, train and save, that trades from the start (a uniform policy)."""
 
 
 class BotProcess:

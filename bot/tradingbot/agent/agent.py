@@ -61,13 +61,18 @@ class OptionsCLSTMPPOAgent:
         streams: int,
         device: torch.device | str = "cpu",
         seed: int = 0,
+        hold_prior: float = 0.0,
     ) -> None:
+        """``hold_prior``: the probability with which a fresh network holds (see
+        :meth:`CLSTMActorCritic.set_hold_prior`); loaded weights replace it."""
         self.device = torch.device(device)
         self.ppo_config = ppo_config
         self.streams = streams
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            self.network = CLSTMActorCritic(network_config).to(self.device)
+            self.network = CLSTMActorCritic(network_config)
+            self.network.set_hold_prior(hold_prior)
+            self.network.to(self.device)
         self.optimizer = torch.optim.Adam(
             self.network.parameters(), lr=ppo_config.learning_rate, eps=ppo_config.adam_eps, fused=True
         )
@@ -134,6 +139,8 @@ class OptionsCLSTMPPOAgent:
         self.network.load_state_dict(state["network"])
         if not weights_only:
             self.optimizer.load_state_dict(state["optimizer"])
+            for group in self.optimizer.param_groups:  # the configured step size, not the saved one
+                group["lr"] = self.ppo_config.learning_rate
             self.updates = int(state["updates"])
 
     def _state_for_next_step(self) -> RecurrentState:

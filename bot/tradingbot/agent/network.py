@@ -21,7 +21,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from tradingbot.env.actions import NUM_ACTIONS
+from tradingbot.env.actions import HOLD, NUM_ACTIONS
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +97,17 @@ class CLSTMActorCritic(nn.Module):
                     nn.init.zeros_(parameter)
                 else:
                     nn.init.orthogonal_(parameter, 1.0)
+
+    def set_hold_prior(self, probability: float) -> None:
+        """Bias a fresh actor so it holds with ``probability`` while every action is valid (the other logits
+        start near 0); 0 leaves the uniform start (1/31 each)."""
+        if not 0 <= probability < 1:
+            raise ValueError(f"the hold prior must be a probability in [0, 1), got {probability!r}")
+        others = self.config.num_actions - 1
+        with torch.no_grad():
+            self.actor.bias.zero_()
+            if probability > 0:
+                self.actor.bias[HOLD] = math.log(probability * others / (1 - probability))
 
     def mlp(self, features: Tensor) -> Tensor:
         """The two tanh layers between the LSTMs."""

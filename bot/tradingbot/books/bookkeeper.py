@@ -41,6 +41,7 @@ class Bookkeeper:
         self.last_error: str | None = None
         self._market_state = market_state
         self._booked_peak = env.portfolio.peak_value
+        self._booked_risk = self._risk_key()
         self._durable = env.portfolio.copy()
         self._last_step = 0
         self._unwritten: list[tuple[int, tuple[Fill, ...]]] = []
@@ -58,7 +59,11 @@ class Bookkeeper:
         self._last_step = step
         if result.info.fills:
             self._unwritten.append((step, result.info.fills))
-        if result.info.fills or self.env.portfolio.peak_value != self._booked_peak:
+        if (
+            result.info.fills
+            or self.env.portfolio.peak_value != self._booked_peak
+            or self._risk_key() != self._booked_risk
+        ):
             self._pending = True
 
     def flush(self, force: bool = False) -> bool:
@@ -74,6 +79,7 @@ class Bookkeeper:
             peak_value=portfolio.peak_value,
             marks={ticker: position.mark for ticker, position in portfolio.positions.items()},
             market=self._market_state() if self._market_state is not None else None,
+            risk=self.env.risk.state.as_dict(),
         )
         try:
             for step, fills in self._unwritten:
@@ -86,12 +92,19 @@ class Bookkeeper:
         self._unwritten.clear()
         self._pending = False
         self._booked_peak = portfolio.peak_value
+        self._booked_risk = self._risk_key()
         self._durable = portfolio.copy()
         if self.blocked:
             log.warning("the journal takes writes again at step %d: trading resumes", self._last_step)
             self.env.books_blocked = None
         self.last_error = None
         return True
+
+    def _risk_key(self) -> tuple[int, bool, int, float]:
+        """What of the risk protections' state must not be lost: the session, a tripped daily limit, a halt
+        and the session's high (written when one changes; the equity in between follows the fills)."""
+        state = self.env.risk.state
+        return (state.session, state.daily_stopped, state.halted_until, state.peaks[-1][1] if state.peaks else 0.0)
 
     def _fail(self, error: JournalError) -> None:
         """Undo every step since the last flush and stop trading until the journal takes writes."""

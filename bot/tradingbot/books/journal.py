@@ -92,6 +92,8 @@ class AccountState:
     """Each open position's mark, USD per share (restored with the positions)."""
     market: Mapping[str, Any] | None = None
     """The simulated market's state after the step (``None`` for live data)."""
+    risk: Mapping[str, Any] | None = None
+    """The risk protections' state after the step (a :meth:`RiskState.as_dict`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +106,7 @@ class LastStep:
     peak_value: float
     marks: dict[str, float] = field(default_factory=dict)
     market: dict[str, Any] | None = None
+    risk: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,10 +174,28 @@ class Journal:
             for statement in sql.SCHEMA:
                 backend.execute(statement)
             backend.commit()
+            for probe, change in sql.MIGRATIONS:
+                self._migrate(probe, change)
             self._seq = int(backend.query(sql.SELECT_LAST_SEQ, (bot,))[0][0])
             self._durable_seq = self._seq
         except backend.errors as error:
             raise JournalError(f"{backend.description}: {type(error).__name__}: {error}") from error
+
+    def _migrate(self, probe: str, change: str) -> None:
+        """Run ``change`` unless ``probe`` already succeeds; another bot making it first is fine."""
+        backend = self.backend
+        try:
+            backend.query(probe)
+            return
+        except backend.errors:
+            backend.rollback()
+        backend.lock_schema()
+        try:
+            backend.execute(change)
+            backend.commit()
+        except backend.errors:
+            backend.rollback()  # made by another bot between the probe and the lock
+        backend.query(probe)  # raises if the change is still missing
 
     @property
     def description(self) -> str:
@@ -217,7 +238,7 @@ class Journal:
         rows = self.backend.query(sql.SELECT_STEP, (self.bot,))
         if not rows:
             return None
-        step, timestamp_ms, last_seq, peak, marks, market = rows[0]
+        step, timestamp_ms, last_seq, peak, marks, market, risk = rows[0]
         return LastStep(
             int(step),
             int(timestamp_ms),
@@ -225,6 +246,7 @@ class Journal:
             float(peak),
             {str(k): float(v) for k, v in json.loads(marks).items()},
             json.loads(market) if market else None,
+            json.loads(risk) if risk else None,
         )
 
     def write_fills(self, step: int, fills: tuple[Fill, ...]) -> None:
@@ -270,6 +292,7 @@ class Journal:
             state.peak_value,
             _json(state.marks),
             None if state.market is None else _json(state.market),
+            None if state.risk is None else _json(state.risk),
         )
         try:
             self.backend.execute(sql.UPSERT_STEP, row)

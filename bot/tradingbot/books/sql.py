@@ -7,8 +7,9 @@ One database may hold many bots (a fleet's shared PostgreSQL): every row carries
   JSON), the schema version and when it was opened.
 - ``fills``: every buy, sell and expiry settlement, numbered per bot (``seq`` 1, 2, …), with the step
   and market time that made it, the wall time it was booked, and every figure the account applied.
-- ``steps``: the last step booked per bot: the high-water mark, the positions' marks and (simulator
-  only) the market's state, so a restarted bot continues exactly where its books end.
+- ``steps``: the last step booked per bot: the high-water mark, the positions' marks, the risk
+  protections' state and (simulator only) the market's state, so a restarted bot continues exactly
+  where its books end.
 """
 
 from __future__ import annotations
@@ -52,9 +53,12 @@ SCHEMA = (
         last_seq BIGINT NOT NULL,
         peak_value DOUBLE PRECISION NOT NULL,
         marks TEXT NOT NULL,
-        market TEXT
+        market TEXT,
+        risk TEXT
     )""",
 )
+MIGRATIONS = (("SELECT risk FROM steps WHERE bot = ''", "ALTER TABLE steps ADD COLUMN risk TEXT"),)
+"""(probe, change) pairs for journals made by older bots: the change runs when the probe fails."""
 
 FILL_COLUMNS = (
     "seq, step, timestamp_ms, recorded_unix, ticker, underlying, kind, quantity, price, multiplier, "
@@ -67,12 +71,12 @@ INSERT_ACCOUNT = (
 SELECT_ACCOUNT = "SELECT account_id, schema_version, initial_cash, opening, opened_unix FROM accounts WHERE bot = ?"
 INSERT_FILL = f"INSERT INTO fills (bot, {FILL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
 UPSERT_STEP = (
-    "INSERT INTO steps (bot, step, timestamp_ms, recorded_unix, last_seq, peak_value, marks, market) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (bot) DO UPDATE SET step = excluded.step, "
+    "INSERT INTO steps (bot, step, timestamp_ms, recorded_unix, last_seq, peak_value, marks, market, risk) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (bot) DO UPDATE SET step = excluded.step, "
     "timestamp_ms = excluded.timestamp_ms, recorded_unix = excluded.recorded_unix, last_seq = excluded.last_seq, "
-    "peak_value = excluded.peak_value, marks = excluded.marks, market = excluded.market"
+    "peak_value = excluded.peak_value, marks = excluded.marks, market = excluded.market, risk = excluded.risk"
 )
-SELECT_STEP = "SELECT step, timestamp_ms, last_seq, peak_value, marks, market FROM steps WHERE bot = ?"
+SELECT_STEP = "SELECT step, timestamp_ms, last_seq, peak_value, marks, market, risk FROM steps WHERE bot = ?"
 SELECT_LAST_SEQ = "SELECT COALESCE(MAX(seq), 0) FROM fills WHERE bot = ?"
 SELECT_BOTS = "SELECT bot FROM accounts ORDER BY bot"
 

@@ -47,6 +47,7 @@ from tradingbot.env.chain_layout import ChainLayout, LayoutCache
 from tradingbot.env.observation import OBSERVATION_SIZE, ObservationBuilder, PositionLimits
 from tradingbot.env.portfolio import FeeSchedule, Fill, Portfolio, Position
 from tradingbot.env.reward import step_reward
+from tradingbot.env.risk import Exposure, RiskLimits, RiskManager, RiskState, Sizing
 from tradingbot.market.clock import SESSION_MINUTES, eastern, session_close_ms, session_minute
 from tradingbot.market.pricing import intrinsic_value
 from tradingbot.market.quality import DataRules, SpreadLimit, quote_problem, staleness
@@ -68,28 +69,22 @@ class EnvironmentConfig:
 
     initial_capital: float = 100_000.0
     fees: FeeSchedule = field(default_factory=FeeSchedule)
-    contracts_per_trade: int = 1
-    max_contracts_per_position: int = 10
+    risk: RiskLimits = field(default_factory=RiskLimits)
+    """The risk budget: how much premium may be at risk, how many contracts a buy takes, when entries stop."""
     max_open_positions: int = 20
     expiry_cutoff_minutes: float = 45.0
     """Positions expiring today are sold at the bid this many minutes before the close; 0 holds them to settlement."""
     data: DataRules = field(default_factory=DataRules)
     """What data may be traded on: freshness (by arrival and stamp) and quote validity."""
     steps_per_day: int = SESSION_MINUTES
-    max_drawdown: float = 1.0
-    """New entries halt while the account is this fraction or more below its high-water mark; 1.0 never halts."""
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.initial_capital) and self.initial_capital > 0):
             raise ValueError(f"initial capital must be positive, got {self.initial_capital!r}")
-        if min(self.contracts_per_trade, self.max_contracts_per_position, self.max_open_positions) < 1:
-            raise ValueError("contracts per trade and position limits must be at least 1")
-        if self.contracts_per_trade > self.max_contracts_per_position:
-            raise ValueError("contracts per trade cannot exceed the per-position contract limit")
+        if self.max_open_positions < 1:
+            raise ValueError("the open positions limit must be at least 1")
         if not 0 <= self.expiry_cutoff_minutes < SESSION_MINUTES:
             raise ValueError("the expiry cut-off must lie within the session")
-        if not 0 < self.max_drawdown <= 1:
-            raise ValueError(f"the drawdown halt must lie in (0, 1], got {self.max_drawdown!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +116,7 @@ class StepInfo:
     suspended: bool = False
     """New entries were suspended during this step."""
     risk_halted: bool = False
-    """The drawdown limit halts new entries after this step."""
+    """A risk protection (daily loss limit, drawdown protection) stops new entries after this step."""
 
 
 class StepResult(NamedTuple):
@@ -209,12 +204,15 @@ class PaperTradingEnvironment:
         self.source = source
         self.config = config
         self.symbols = source.symbols
-        limits = PositionLimits(config.max_contracts_per_position, config.max_open_positions)
+        limits = PositionLimits(config.risk.contracts_per_position, config.max_open_positions)
         self._layouts = LayoutCache()
         self._observer = ObservationBuilder(
             self.symbols, TRADING_DAYS_PER_YEAR * config.steps_per_day, limits, self._layouts
         )
         self.portfolio = Portfolio(config.initial_capital, config.fees)
+        self.risk = RiskManager(config.risk, config.initial_capital)
+        self.last_sizing: tuple[str, Sizing] | None = None
+        """(ticker, sizing) of the last buy executed: how many contracts it took and which limit bound it."""
         self.steps = 0
         self.suspended = False
         """While set, no new position is opened; open ones are still managed and can be closed."""
@@ -229,6 +227,7 @@ class PaperTradingEnvironment:
         """Each underlying's last trustworthy price of each recent session (at or before its close)."""
         self._snapshot = source.current()
         self._views = self._observe_market(self._snapshot)
+        self._observe_risk()
 
     @property
     def observation_size(self) -> int:
@@ -242,23 +241,31 @@ class PaperTradingEnvironment:
 
     @property
     def risk_halted(self) -> bool:
-        """Whether the drawdown limit stops new entries now (level-based: entries resume once it recovers)."""
-        return self.config.max_drawdown < 1.0 and self.portfolio.drawdown >= self.config.max_drawdown
+        """Whether a risk protection (daily loss limit, drawdown protection) stops new entries now."""
+        return self.risk.halt() is not None
 
     def entry_block(self) -> str | None:
-        """Why no new position may be opened now, or ``None`` if entries are allowed."""
+        """Why no new position may be opened now, or ``None`` if entries are allowed (within the budget)."""
         if self.suspended:
             return "suspended: no new entries"
-        if self.risk_halted:
-            return (
-                f"drawdown {self.portfolio.drawdown:.1%} reached the {self.config.max_drawdown:.0%} limit: "
-                "no new entries"
-            )
-        return None
+        halt = self.risk.halt()
+        return halt[1] if halt is not None else None
+
+    def exposure(self) -> Exposure:
+        """The account's premium at risk now: each option's marked value, by underlying and in total (USD)."""
+        by_position = {ticker: p.market_value for ticker, p in self.portfolio.positions.items()}
+        by_underlying = dict.fromkeys(self.symbols, 0.0)
+        for ticker, position in self.portfolio.positions.items():
+            underlying = position.contract.underlying
+            by_underlying[underlying] = by_underlying.get(underlying, 0.0) + by_position[ticker]
+        total = sum(by_position.values())
+        return Exposure(self.portfolio.cash + total, self.portfolio.cash, total, by_underlying, by_position)
 
     def reset(self) -> Observation:
         """Start a new account with the initial capital at the current market; returns the observation."""
         self.portfolio = Portfolio(self.config.initial_capital, self.config.fees)
+        self.risk = RiskManager(self.config.risk, self.config.initial_capital)
+        self._observe_risk()
         self.steps = 0
         return self._observation()
 
@@ -269,6 +276,12 @@ class PaperTradingEnvironment:
             raise ValueError(f"the saved account holds options on {', '.join(sorted(foreign))}, not traded here")
         self.portfolio = portfolio
         self._mark_positions()
+        self._observe_risk()
+
+    def restore_risk(self, state: RiskState) -> None:
+        """Continue with the risk protections' saved state (the journal's), then account for the current step."""
+        self.risk = RiskManager(self.config.risk, self.config.initial_capital, state)
+        self._observe_risk()
 
     def observation(self) -> Observation:
         """The current observation without stepping."""
@@ -278,9 +291,10 @@ class PaperTradingEnvironment:
         """Valid actions now, shape (n_symbols, 31); hold is always valid."""
         mask = np.zeros((len(self.symbols), NUM_ACTIONS), dtype=np.bool_)
         mask[:, HOLD] = True
+        exposure = self.exposure()
         for i in range(len(self.symbols)):
             for action in range(1, NUM_ACTIONS):
-                mask[i, action] = self._rejection(i, action) is None
+                mask[i, action] = self._rejection(i, action, exposure) is None
         return mask
 
     def step(self, actions: Sequence[int] | npt.NDArray[np.integer]) -> StepResult:
@@ -294,12 +308,13 @@ class PaperTradingEnvironment:
         for i, action in enumerate(chosen):
             if action == HOLD:
                 continue
-            reason = self._rejection(i, action)
+            exposure = self.exposure()
+            reason = self._rejection(i, action, exposure)
             if reason is not None:
                 rejections.append(Rejection(self.symbols[i], action, reason))
                 continue
             untouched = untouched or self.portfolio.copy()
-            fills.extend(self._execute(i, action))
+            fills.extend(self._execute(i, action, exposure))
 
         try:
             self._snapshot = self.source.advance()
@@ -311,6 +326,7 @@ class PaperTradingEnvironment:
         self._mark_positions()
         fills.extend(self._expire_positions())
         self.portfolio.update_peak()
+        self._observe_risk()
         self.steps += 1
 
         portfolio = self.portfolio
@@ -397,40 +413,38 @@ class PaperTradingEnvironment:
             views.append(_SymbolView(spot, chain, reason is None, targets, reason))
         return views
 
-    def _rejection(self, i: int, action: int) -> str | None:
+    def _rejection(self, i: int, action: int, exposure: Exposure) -> str | None:
         """Why ``action`` on underlying ``i`` cannot execute now, or ``None`` if it can."""
-        view = self._views[i]
-        symbol = self.symbols[i]
         if self.books_blocked is not None:
             return f"the trade journal takes no writes ({self.books_blocked}): nothing trades until it does"
         order = ACTIONS[action].order
         if isinstance(order, ClosePositions):  # an exit needs only a fresh chain and a valid quote of its own
             return None if self._sellable(i, order.selector) else f"nothing sellable for {ACTIONS[action].name}"
-        assert isinstance(order, BuyOption)
+        return self._buy_size(i, action, exposure).reason
+
+    def _buy_size(self, i: int, action: int, exposure: Exposure) -> Sizing:
+        """How many contracts buy ``action`` on underlying ``i`` takes now (0, with the reason, if none)."""
+        view = self._views[i]
+        symbol = self.symbols[i]
         if not view.tradable or view.chain is None:
-            return f"no trustworthy market data for {view.problem or symbol}"
+            return Sizing(0, None, f"no trustworthy market data for {view.problem or symbol}")
         blocked = self.entry_block()
         if blocked is not None:
-            return blocked
+            return Sizing(0, None, blocked)
         target = view.buy_targets[BUY_ACTIONS.index(action)]
         if target < 0:
-            return f"no listed contract for {ACTIONS[action].name} on {symbol}"
+            return Sizing(0, None, f"no listed contract for {ACTIONS[action].name} on {symbol}")
         chain = view.chain
         contract = chain.contracts[target]
         bid, ask = float(chain.bid[target]), float(chain.ask[target])
         problem = quote_problem(bid, ask, self.config.data.option_spread)
         if problem is not None:
-            return f"no valid quote for {contract.ticker}: {problem}"
-        quantity = self.config.contracts_per_trade
+            return Sizing(0, None, f"no valid quote for {contract.ticker}: {problem}")
         held = self.portfolio.positions.get(contract.ticker)
         if held is None and len(self.portfolio.positions) >= self.config.max_open_positions:
-            return f"at the limit of {self.config.max_open_positions} open positions"
-        if held is not None and held.quantity + quantity > self.config.max_contracts_per_position:
-            return f"at the limit of {self.config.max_contracts_per_position} contracts in {contract.ticker}"
-        cost = self.portfolio.buy_cost(contract, quantity, ask)
-        if cost > self.portfolio.cash:
-            return f"insufficient cash: {contract.ticker} costs ${cost:,.2f}, cash ${self.portfolio.cash:,.2f}"
-        return None
+            return Sizing(0, None, f"at the limit of {self.config.max_open_positions} open positions")
+        per_contract = self.portfolio.buy_cost(contract, 1, ask)
+        return self.risk.size(exposure, symbol, contract.ticker, held.quantity if held else 0, per_contract)
 
     def _sellable(self, i: int, selector: CloseSelector) -> list[Position]:
         """Positions on underlying ``i`` that ``selector`` closes and that have a positive bid now."""
@@ -457,7 +471,7 @@ class PaperTradingEnvironment:
         pick = max if selector == "best" else min
         return [pick(candidates, key=lambda p: per_contract[p.contract.ticker])]
 
-    def _execute(self, i: int, action: int) -> list[Fill]:
+    def _execute(self, i: int, action: int, exposure: Exposure) -> list[Fill]:
         chain = self._views[i].chain
         assert chain is not None
         timestamp = self._snapshot.timestamp_ms
@@ -471,7 +485,13 @@ class PaperTradingEnvironment:
             return fills
         target = self._views[i].buy_targets[BUY_ACTIONS.index(action)]
         contract = chain.contracts[target]
-        return [self.portfolio.buy(contract, self.config.contracts_per_trade, float(chain.ask[target]), timestamp)]
+        sizing = self._buy_size(i, action, exposure)
+        self.last_sizing = (contract.ticker, sizing)
+        return [self.portfolio.buy(contract, sizing.quantity, float(chain.ask[target]), timestamp)]
+
+    def _observe_risk(self) -> None:
+        """Let the risk protections see the account at the current snapshot."""
+        self.risk.observe(eastern(self._snapshot.timestamp_ms).date().toordinal(), self.portfolio.value)
 
     def _remember(self, symbol: str, reference: _Reference) -> None:
         """Keep ``reference`` as its day's settlement price if it is that day's latest before the close."""

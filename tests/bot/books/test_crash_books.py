@@ -19,6 +19,7 @@ COMMAND = [
     sys.executable, "-m", "tradingbot", "run",
     "--steps-per-day", "26", "--update-frequency", "20", "--save-frequency", "1000000",
     "--policy-hidden", "32", "--feature-hidden", "16", "--mlp-hidden", "16", "--log-interval", "0.05",
+    "--hold-prior", "0",
     "--host", "127.0.0.1", "--port", "0", "--capital", str(int(CAPITAL)),
 ]  # fmt: skip
 BOOKS = re.compile(

@@ -60,7 +60,8 @@ def test_trades_pages_through_every_committed_fill_in_order(traded):
     assert [t["seq"] for t in seen] == list(range(1, len(seen) + 1))
     first = seen[0]
     assert first["kind"] == "buy" and first["price_source"] == "ask" and first["multiplier"] == 100
-    assert first["cash_delta"] == pytest.approx(-(first["price"] * 100 + first["commission"] + first["fees"]))
+    cost = first["price"] * 100 * first["quantity"] + first["commission"] + first["fees"]
+    assert first["cash_delta"] == pytest.approx(-cost)
 
 
 @pytest.mark.parametrize("query", ["limit=0", "limit=1001", "after=-1", "after=abc", "limit=1e3"])

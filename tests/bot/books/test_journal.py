@@ -15,6 +15,7 @@ from tradingbot.books.recovery import rebuild
 from tradingbot.books.urls import redact_url
 from tradingbot.env.paper import EnvironmentConfig, PaperTradingEnvironment
 from tradingbot.env.portfolio import FeeSchedule, Fill, Portfolio
+from tradingbot.env.risk import RiskState
 from tradingbot.market.simulator import MarketSimulator, SimulatorConfig
 
 FEES = FeeSchedule(0.65, 0.05)
@@ -97,7 +98,9 @@ def test_steps_that_change_nothing_are_not_written(tmp_path):
     for step in range(1, 51):
         keeper.book(step, env.step([0, 0]))  # hold: no fill, no new high-water mark
         assert keeper.flush()
-    assert journal.commits == 1 and journal.last_step() is None  # the opening only
+    sessions = env.risk.state.session  # 50 steps of 13-step sessions: each new one moves the risk state
+    assert sessions >= 4 and journal.commits == sessions  # the opening, then one write per new session
+    assert journal.last_step().risk["session"] == sessions
 
 
 def test_written_steps_are_durable_only_after_a_flush(tmp_path):
@@ -188,3 +191,35 @@ def test_many_bots_share_one_database_without_mixing_their_books(tmp_path):
 )
 def test_a_journal_url_is_shown_without_its_password(url, shown):
     assert redact_url(url) == shown
+
+
+def test_the_risk_protections_state_is_booked_and_survives_a_restart(tmp_path):
+    env = trading_env()
+    keeper = Bookkeeper(open_journal(str(tmp_path / "j.sqlite"), "spy-bot"), env)
+    keeper.journal.open_account(env.portfolio.snapshot())
+    env.risk.state.halted_until = 7  # the drawdown protection tripped
+    keeper.book(1, env.step([0, 0]))
+    assert keeper.flush()
+    keeper.journal.close()
+    again = open_journal(str(tmp_path / "j.sqlite"), "spy-bot")
+    booked = again.last_step().risk
+    restarted = trading_env()
+    restarted.restore_risk(RiskState.from_dict(booked))
+    assert restarted.risk.state.halted_until == 7 and restarted.risk_halted
+
+
+def test_a_journal_of_an_older_bot_gains_the_risk_column(tmp_path):
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as db:  # the steps table as bots before the risk budget made it
+        db.execute(
+            "CREATE TABLE steps (bot TEXT PRIMARY KEY, step BIGINT NOT NULL, timestamp_ms BIGINT NOT NULL, "
+            "recorded_unix DOUBLE PRECISION NOT NULL, last_seq BIGINT NOT NULL, peak_value DOUBLE PRECISION NOT NULL, "
+            "marks TEXT NOT NULL, market TEXT)"
+        )
+        db.execute("INSERT INTO steps VALUES ('spy-bot', 4, 5, 6.0, 0, 10000.0, '{}', NULL)")
+    journal = open_journal(str(path), "spy-bot")
+    assert journal.last_step().risk is None and journal.last_step().step == 4
+    journal.record((), AccountState(5, 6, 10_000.0, {}, risk={"session": 3}))
+    assert journal.last_step().risk == {"session": 3}
+    journal.close()
+    assert open_journal(str(path), "spy-bot").last_step().risk == {"session": 3}  # migrated once

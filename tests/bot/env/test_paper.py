@@ -15,6 +15,7 @@ from tradingbot.env.observation import FEATURE_NAMES, OBSERVATION_SIZE
 from tradingbot.env.paper import EnvironmentConfig, PaperTradingEnvironment
 from tradingbot.env.portfolio import FeeSchedule, Portfolio
 from tradingbot.env.reward import step_reward
+from tradingbot.env.risk import RiskLimits
 from tradingbot.market.clock import eastern
 from tradingbot.market.quality import DataRules
 from tradingbot.market.simulator import MarketSimulator, SimulatorConfig
@@ -29,7 +30,8 @@ def sim_env(symbols=("SPY",), seed=0, **config):
 
 
 def test_buy_then_immediate_close_loses_exactly_the_spread_plus_fees(static_market):
-    env = PaperTradingEnvironment(static_market(bid=1.10, ask=1.20), EnvironmentConfig(contracts_per_trade=2))
+    rules = EnvironmentConfig(risk=RiskLimits(contracts_per_trade=2))
+    env = PaperTradingEnvironment(static_market(bid=1.10, ask=1.20), rules)
     env.reset()
     bought = env.step([BUY_ATM_CALL_1W])
     assert [f.kind for f in bought.info.fills] == ["buy"] and bought.info.fills[0].price == 1.20
@@ -68,16 +70,15 @@ def test_a_masked_action_is_refused_with_a_reason_and_changes_nothing(static_mar
     env = PaperTradingEnvironment(static_market(), EnvironmentConfig(initial_capital=50.0))
     result = env.step([BUY_ATM_CALL_1W])
     (rejection,) = result.info.rejections
-    assert "insufficient cash" in rejection.reason and rejection.symbol == "SPY"
+    assert "costs $120.70" in rejection.reason and rejection.symbol == "SPY"
     assert env.portfolio.cash == 50.0 and not result.info.fills and env.portfolio.trades == 0
     closing = env.step([CLOSE_ALL])
     assert "nothing sellable" in closing.info.rejections[0].reason
 
 
 def test_position_limits_are_enforced(static_market):
-    env = PaperTradingEnvironment(
-        static_market(), EnvironmentConfig(max_contracts_per_position=2, max_open_positions=2)
-    )
+    risk = RiskLimits(contracts_per_trade=1, contracts_per_position=2)
+    env = PaperTradingEnvironment(static_market(), EnvironmentConfig(risk=risk, max_open_positions=2))
     for _ in range(3):
         env.step([BUY_ATM_CALL_1W])
     assert env.portfolio.positions[next(iter(env.portfolio.positions))].quantity == 2
@@ -284,8 +285,7 @@ def test_reset_restores_the_initial_capital():
     [
         {"initial_capital": 0},
         {"initial_capital": math.inf},
-        {"contracts_per_trade": 0},
-        {"contracts_per_trade": 5, "max_contracts_per_position": 2},
+        {"max_open_positions": 0},
         {"expiry_cutoff_minutes": 400},
     ],
 )
