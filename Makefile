@@ -65,6 +65,7 @@ bench: $(VENV)/.test
 	$(PY) bench/agent_latency.py
 	$(PY) bench/ppo_update.py
 	$(PY) bench/online_loop.py
+	$(PY) bench/pretrain.py
 	$(PY) bench/metrics_scrape.py
 	$(PY) bench/operator_reconcile.py
 	$(PY) bench/ingest.py

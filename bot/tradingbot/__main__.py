@@ -1,4 +1,5 @@
-"""Command line: ``tradingbot run``, ``trades``, ``serve-market``, ``market-report`` (or ``python -m tradingbot …``)."""
+"""Command line: ``tradingbot run``, ``pretrain``, ``evaluate``, ``trades``, ``serve-market``, ``market-report`` (or
+``python -m tradingbot …``)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tradingbot import __version__
-from tradingbot.agent.checkpoint import CheckpointIncompatibleError
-from tradingbot.app import build_trader
+from tradingbot.agent.checkpoint import CheckpointError, CheckpointIncompatibleError, CheckpointWriteError, load_weights
+from tradingbot.app import build_trader, network_config
 from tradingbot.books.history import print_trades
 from tradingbot.books.journal import JournalError
 from tradingbot.config import Settings, SettingsError, load_settings, setting_sources
+from tradingbot.evaluation import evaluate, format_summary
 from tradingbot.learning import Trader
 from tradingbot.loop import run_bot
 from tradingbot.market import report as market_report
@@ -26,6 +28,7 @@ from tradingbot.market.clock import eastern
 from tradingbot.market.massive_server import MarketServer, recorded_frames
 from tradingbot.market.massive_source import FeedError
 from tradingbot.market.simulator import MarketSimulator, SimulatorConfig
+from tradingbot.pretrain import Progress, pretrain
 from tradingbot.redaction import redact_logs
 from tradingbot.server import ServerStartError
 from tradingbot_contract import env
@@ -43,19 +46,30 @@ def _parser() -> argparse.ArgumentParser:
         description="Paper-trade options on the chosen market source. Every flag can also be set by its "
         "environment variable (shown in brackets); a flag overrides its variable.",
     )
-    for name, (variable, flag) in setting_sources().items():
-        if not flag:
-            continue  # secrets come only from the environment
-        field = Settings.model_fields[name]
-        default = field.default
-        shown = ",".join(default) if isinstance(default, tuple) else "unset" if default is None else default
-        run.add_argument(
-            flag,
-            dest=name,
-            default=None,
-            metavar=variable,
-            help=f"{field.description} [env {variable}, default {shown}]".replace("%", "%%"),  # argparse formats help
-        )
+    _add_settings(run)
+    pretraining = commands.add_parser(
+        "pretrain",
+        help="train the agent on N simulated markets at once and write a checkpoint that seeds a bot",
+        description="Pre-train on --envs independent simulated markets (the bot's own settings: symbols, "
+        "risk budget, network, PPO) for --steps steps each, one batched forward per step across them, then "
+        "write a checkpoint to --out; point a bot's MODEL_DIR (the TradingBot's models volume) at it.",
+    )
+    _add_settings(pretraining)
+    pretraining.add_argument("--envs", type=int, default=8, help="independent simulated markets (default 8)")
+    pretraining.add_argument("--steps", type=int, required=True, help="steps of every market, e.g. 39000 (100 days)")
+    pretraining.add_argument("--out", type=Path, required=True, help="directory the checkpoint is written to")
+    evaluating = commands.add_parser(
+        "evaluate",
+        help="run the agent against hold and random on identical simulated markets",
+        description="Run the agent (a --checkpoint's weights, else a fresh network), hold and random for --days "
+        "sessions on each of --seeds simulated markets (seeds 0, 1, ...: never pre-training markets) with the "
+        "bot's settings, and print each policy's figures as mean ± standard error over the seeds.",
+    )
+    _add_settings(evaluating)
+    evaluating.add_argument("--checkpoint", type=Path, help="a checkpoint file, or a directory (its newest)")
+    evaluating.add_argument("--days", type=int, default=60, help="trading sessions per market (default 60)")
+    evaluating.add_argument("--seeds", type=int, default=3, help="markets, seeds 0..N-1 (default 3)")
+    evaluating.add_argument("--online", action="store_true", help="the agent keeps learning, as the bot does")
     trades = commands.add_parser(
         "trades",
         help="print the trade journal's fills",
@@ -92,6 +106,24 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_settings(command: argparse.ArgumentParser) -> None:
+    """Every setting's flag (``--preset`` too, for ``--market-preset``); secrets come only from the environment."""
+    for name, (variable, flag) in setting_sources().items():
+        if not flag:
+            continue
+        field = Settings.model_fields[name]
+        default = field.default
+        shown = ",".join(default) if isinstance(default, tuple) else "unset" if default is None else default
+        command.add_argument(
+            flag,
+            *(("--preset",) if name == "market_preset" else ()),
+            dest=name,
+            default=None,
+            metavar=variable,
+            help=f"{field.description} [env {variable}, default {shown}]".replace("%", "%%"),  # argparse formats help
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments, run the command, return the process exit code."""
     args = _parser().parse_args(argv)
@@ -106,6 +138,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         print(f"tradingbot: {error}", file=sys.stderr)
         return 2
+    if args.command == "pretrain":
+        return run_pretrain(settings, args)
+    if args.command == "evaluate":
+        return run_evaluate(settings, args)
     logging.basicConfig(
         level=settings.log_level,
         format=LOG_FORMAT,
@@ -131,6 +167,62 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FeedError as error:
         logging.getLogger("tradingbot").error("stopped: the market feed failed: %s", error)
         return 2
+    return 0
+
+
+def run_pretrain(settings: Settings, args: argparse.Namespace) -> int:
+    """``tradingbot pretrain``: progress lines on stdout, the checkpoint's path at the end."""
+    if settings.source != "sim":
+        print("tradingbot pretrain: pre-training runs on the simulator (MARKET_SOURCE=sim)", file=sys.stderr)
+        return 2
+    if args.envs < 1 or args.steps < 1:
+        print("tradingbot pretrain: --envs and --steps must be at least 1", file=sys.stderr)
+        return 2
+
+    def show(progress: Progress) -> None:
+        update = progress.last_update
+        losses = (
+            f" | policy {update.policy_loss:+.4f} value {update.value_loss:.4f} entropy {update.entropy:.3f} "
+            f"kl {update.approx_kl:.4f} ev {update.explained_variance:+.2f}"
+            if update is not None
+            else ""
+        )
+        done = 100 * progress.step / args.steps
+        print(
+            f"pretrain {progress.step}/{args.steps} ({done:.0f}%) {progress.steps_per_second:,.0f} steps/s | "
+            f"reward/step {progress.mean_reward:+.5f} | trades/day {progress.trades_per_day:.1f}{losses}",
+            flush=True,
+        )
+
+    try:
+        path = pretrain(settings, args.envs, args.steps, args.out, show)
+    except (CheckpointWriteError, ValueError) as error:
+        print(f"tradingbot pretrain: {error}", file=sys.stderr)
+        return 2
+    print(f"checkpoint written: {path} (set MODEL_DIR={args.out} to seed a bot with it)", flush=True)
+    return 0
+
+
+def run_evaluate(settings: Settings, args: argparse.Namespace) -> int:
+    """``tradingbot evaluate``: the table on stdout; a refused argument or checkpoint on stderr."""
+    if args.days < 1 or args.seeds < 1:
+        print("tradingbot evaluate: --days and --seeds must be at least 1", file=sys.stderr)
+        return 2
+    weights = None
+    if args.checkpoint is not None:
+        try:
+            weights = load_weights(args.checkpoint, network_config(settings))
+        except CheckpointError as error:
+            print(f"tradingbot evaluate: {error}", file=sys.stderr)
+            return 2
+    evaluation = evaluate(settings, range(args.seeds), args.days, weights, args.online)
+    learning = "learning online" if args.online else "learning frozen"
+    source = args.checkpoint or "a fresh network"
+    print(
+        f"{settings.market_preset} market, {','.join(settings.symbols)}, {args.seeds} seeds x {args.days} sessions; "
+        f"agent: {source}, {learning}"
+    )
+    print(format_summary(evaluation))
     return 0
 
 

@@ -16,15 +16,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from tradingbot.agent.agent import OptionsCLSTMPPOAgent
+from tradingbot.agent.agent import ActOutput, OptionsCLSTMPPOAgent
 from tradingbot.agent.buffer import ExperienceBuffer
 from tradingbot.agent.checkpoint import Checkpoint, CheckpointWriteError
 from tradingbot.agent.checkpoint_store import CheckpointStore
 from tradingbot.agent.device import DeviceChoice
 from tradingbot.agent.ppo import TrainMetrics
 from tradingbot.books.bookkeeper import Bookkeeper
-from tradingbot.env.paper import PaperTradingEnvironment, StepResult
+from tradingbot.env.paper import Observation, PaperTradingEnvironment, StepResult
+from tradingbot.market.types import BoolArray
 from tradingbot.policies import Policy
 
 log = logging.getLogger("tradingbot.learning")
@@ -84,6 +86,39 @@ class BaselineTrader:
         return None
 
 
+def learn_from_step(
+    agent: OptionsCLSTMPPOAgent,
+    buffer: ExperienceBuffer,
+    observation: Observation,
+    mask: BoolArray,
+    step: Callable[[npt.NDArray[np.int64]], StepResult],
+    update_frequency: int,
+) -> tuple[ActOutput, StepResult, TrainMetrics | None]:
+    """One on-policy step: act on ``observation``, take the step, record the transition, and train on the
+    fresh rollout once it holds ``update_frequency`` steps (then it is consumed)."""
+    decision = agent.act(observation, mask)
+    result = step(decision.actions)
+    done = np.full(agent.streams, result.done)
+    buffer.add(
+        observation,
+        decision.actions,
+        mask,
+        np.asarray(result.info.symbol_rewards, np.float32),
+        result.observation,
+        done,
+        decision.log_probs,
+        decision.values,
+        decision.starts,
+        decision.state,
+    )
+    agent.end_episodes(done)
+    metrics = None
+    if buffer.fresh_steps >= update_frequency:
+        metrics = agent.train(buffer.rollout(), agent.bootstrap_value(result.observation))
+        buffer.consume()
+    return decision, result, metrics
+
+
 class LearningTrader:
     """Trades with the CLSTM-PPO agent and learns online."""
 
@@ -124,30 +159,17 @@ class LearningTrader:
 
     def tick(self) -> TickReport:
         """Act, step, record; train when a rollout is complete; checkpoint when due."""
-        observation = self._observation
-        mask = self.env.action_mask()
-        decision = self.agent.act(observation, mask)
-        result = book(self.books, self.step + 1, self.env.step(decision.actions))
-        done = np.full(self.agent.streams, result.done)
-        self.buffer.add(
-            observation,
-            decision.actions,
-            mask,
-            np.asarray(result.info.symbol_rewards, np.float32),
-            result.observation,
-            done,
-            decision.log_probs,
-            decision.values,
-            decision.starts,
-            decision.state,
+        decision, result, metrics = learn_from_step(
+            self.agent,
+            self.buffer,
+            self._observation,
+            self.env.action_mask(),
+            lambda actions: book(self.books, self.step + 1, self.env.step(actions)),
+            self._update_frequency,
         )
-        self.agent.end_episodes(done)
         self._observation = result.observation
         self.step += 1
-        metrics = None
-        if self.buffer.fresh_steps >= self._update_frequency:
-            metrics = self.agent.train(self.buffer.rollout(), self.agent.bootstrap_value(result.observation))
-            self.buffer.consume()
+        if metrics is not None:
             self.last_metrics = metrics
         path = self.save() if self.step % self._save_frequency == 0 else None
         return TickReport([int(a) for a in decision.actions], result, metrics, path)

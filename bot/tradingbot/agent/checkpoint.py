@@ -198,3 +198,18 @@ def initial_weights(model_dir: Path, expected: NetworkConfig) -> Checkpoint | No
     path, checkpoint = found
     checkpoint.check_compatible(expected, f"initial weights {path}")
     return checkpoint
+
+
+def load_weights(path: Path, expected: NetworkConfig) -> dict[str, Any]:
+    """The agent state of the checkpoint file ``path`` (or of a directory's newest valid one), checked to
+    fit ``expected``; :class:`CheckpointError` says why not."""
+    if path.is_dir():
+        checkpoint = initial_weights(path, expected)
+        if checkpoint is None:
+            raise CheckpointCorruptError(f"{path} holds no valid checkpoint")
+        return checkpoint.agent
+    if not path.is_file():
+        raise CheckpointCorruptError(f"{path} is not a checkpoint file or directory")
+    checkpoint = read_checkpoint(path)
+    checkpoint.check_compatible(expected, f"checkpoint {path}")
+    return checkpoint.agent

@@ -1,0 +1,152 @@
+"""``tradingbot evaluate``: the agent against ``hold`` and ``random`` on identical simulated markets.
+
+Each seed is one market path: the simulator's randomness does not depend on what is traded, so every
+policy on a seed sees the same prices, quotes and costs (the bot's own settings: fees, risk budget,
+data rules). The agent runs with learning frozen (sampling its policy, its recurrent state restarted
+at each close as in training) or, ``online``, learning as the bot does. Seeds default to 0, 1, …, never
+among the pre-training markets' (:data:`tradingbot.pretrain.PRETRAIN_SEED_BASE` on).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tradingbot.agent.agent import OptionsCLSTMPPOAgent
+from tradingbot.agent.buffer import ExperienceBuffer
+from tradingbot.agent.ppo import TrainMetrics
+from tradingbot.app import environment_config, network_config, ppo_config
+from tradingbot.config import Settings
+from tradingbot.env.actions import NUM_ACTIONS
+from tradingbot.env.observation import OBSERVATION_SIZE
+from tradingbot.env.paper import Observation, PaperTradingEnvironment, StepResult
+from tradingbot.env.portfolio import Fill
+from tradingbot.learning import learn_from_step
+from tradingbot.market.simulator import PRESETS, MarketSimulator, SimulatorConfig
+from tradingbot.market.types import BoolArray
+from tradingbot.performance import METRICS, mean_and_error, performance
+from tradingbot.policies import make_policy
+
+POLICIES = ("agent", "hold", "random")
+
+
+@dataclass(slots=True)
+class Episode:
+    """One policy on one seeded market: equity at the opening and at each close (USD), and its fills."""
+
+    policy: str
+    seed: int
+    equity: list[float]
+    fills: list[Fill] = field(default_factory=list)
+    updates: list[TrainMetrics] = field(default_factory=list)
+    """The PPO updates made on the way (``online`` only)."""
+    max_premium_fraction: float = 0.0
+    """The largest premium at risk seen after a step, as a fraction of equity."""
+    min_equity: float = 0.0
+    """The lowest equity seen after any step, USD."""
+
+
+def _market(settings: Settings, seed: int) -> PaperTradingEnvironment:
+    source = MarketSimulator(
+        SimulatorConfig(
+            symbols=settings.symbols,
+            seed=seed,
+            steps_per_day=settings.steps_per_day,
+            **PRESETS[settings.market_preset],
+        )
+    )
+    return PaperTradingEnvironment(source, environment_config(settings))
+
+
+def _stepper(
+    settings: Settings,
+    episode: Episode,
+    env: PaperTradingEnvironment,
+    weights: dict[str, Any] | None,
+    online: bool,
+) -> Callable[[Observation, BoolArray], StepResult]:
+    """How ``episode.policy`` decides and takes one step."""
+    if episode.policy != "agent":
+        baseline = make_policy(episode.policy, episode.seed)
+        return lambda observation, mask: env.step(baseline.act(observation, mask))
+    shape = network_config(settings)
+    streams = len(settings.symbols)
+    agent = OptionsCLSTMPPOAgent(shape, ppo_config(settings), streams, "cpu", episode.seed, settings.hold_prior)
+    if weights is not None:
+        agent.load_state_dict(weights, weights_only=True)
+    if online:
+        buffer = ExperienceBuffer(streams, OBSERVATION_SIZE, NUM_ACTIONS, shape.window)
+
+        def learning(observation: Observation, mask: BoolArray) -> StepResult:
+            _, result, metrics = learn_from_step(agent, buffer, observation, mask, env.step, settings.update_frequency)
+            if metrics is not None:
+                episode.updates.append(metrics)
+            return result
+
+        return learning
+
+    def frozen(observation: Observation, mask: BoolArray) -> StepResult:
+        result = env.step(agent.act(observation, mask).actions)
+        agent.end_episodes(result.done)
+        return result
+
+    return frozen
+
+
+def run_episode(
+    settings: Settings, policy: str, seed: int, days: int, weights: dict[str, Any] | None, online: bool
+) -> Episode:
+    """Trade ``policy`` for ``days`` sessions on the market of ``seed``; ``weights`` seed the agent (a
+    checkpoint's agent state; ``None``: a fresh network, as ``make run`` starts)."""
+    env = _market(settings, seed)
+    episode = Episode(policy, seed, [env.portfolio.value], min_equity=env.portfolio.value)
+    step = _stepper(settings, episode, env, weights, online)
+    observation = env.observation()
+    while len(episode.equity) <= days:
+        result = step(observation, env.action_mask())
+        observation = result.observation
+        episode.fills.extend(result.info.fills)
+        exposure = env.exposure()
+        episode.max_premium_fraction = max(episode.max_premium_fraction, exposure.total / exposure.equity)
+        episode.min_equity = min(episode.min_equity, exposure.equity)
+        if result.done:
+            episode.equity.append(env.portfolio.value)
+    return episode
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """Every episode, and per policy each metric's mean and standard error over the seeds."""
+
+    episodes: dict[str, list[Episode]]
+    summary: dict[str, dict[str, tuple[float, float]]]
+
+
+def evaluate(
+    settings: Settings, seeds: Sequence[int], days: int, weights: dict[str, Any] | None, online: bool
+) -> Evaluation:
+    """Run every policy of :data:`POLICIES` on every seed."""
+    episodes = {
+        policy: [run_episode(settings, policy, seed, days, weights, online) for seed in seeds] for policy in POLICIES
+    }
+    summary = {}
+    for policy, runs in episodes.items():
+        figures = [performance(run.equity, run.fills) for run in runs]
+        summary[policy] = {metric: mean_and_error([f[metric] for f in figures]) for metric in METRICS}
+    return Evaluation(episodes, summary)
+
+
+def format_summary(evaluation: Evaluation) -> str:
+    """A plain-text table: one row per metric, one column per policy, ``mean ± standard error``."""
+    percent = {"total_return", "annualised_return", "max_drawdown", "win_rate"}
+    header = f"{'metric':<18}" + "".join(f"{policy:>24}" for policy in POLICIES)
+    lines = [header, "-" * len(header)]
+    for metric in METRICS:
+        cells = []
+        for policy in POLICIES:
+            mean, error = evaluation.summary[policy][metric]
+            scale, unit = (100.0, "%") if metric in percent else (1.0, "")
+            cells.append(f"{mean * scale:>12.3f}{unit} ± {error * scale:.3f}{unit}".rjust(24))
+        lines.append(f"{metric:<18}" + "".join(cells))
+    return "\n".join(lines)
