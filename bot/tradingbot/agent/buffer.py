@@ -36,7 +36,8 @@ class Rollout(NamedTuple):
     starts: Tensor  # (T, B) bool, the recurrent state was reset before this step
     log_probs: Tensor  # (T, B) float32, recorded when acting
     values: Tensor  # (T, B) float32, recorded when acting
-    sequence_states: list[RecurrentState]  # state before steps 0, window, 2*window, ... ; each (1, B, H)
+    sequence_states: list[RecurrentState]  # the state before each sequence's first step; each (1, B, H)
+    sequence_starts: list[int]  # each sequence's first step: 0, then every window steps and at every reset
 
 
 class ExperienceBuffer:
@@ -60,6 +61,7 @@ class ExperienceBuffer:
         self._log_probs = np.zeros(shape, dtype=np.float32)
         self._values = np.zeros(shape, dtype=np.float32)
         self._sequence_states: list[tuple[npt.NDArray[np.float32], ...]] = []
+        self._sequence_starts: list[int] = []
         self._total = 0
         self._rollout_start = 0
 
@@ -90,11 +92,17 @@ class ExperienceBuffer:
         start: npt.NDArray[np.bool_],
         state: RecurrentState,
     ) -> None:
-        """Record one step; ``state`` is the recurrent state the step was acted from (kept at sequence starts)."""
+        """Record one step; ``state`` is the recurrent state the step was acted from (kept at sequence starts).
+
+        A training sequence starts at the rollout's first step, ``window`` steps after the last one began,
+        and at every recurrent-state reset (a session's first step), so no sequence holds a reset after
+        its first step and training replays each in one pass."""
         if self.fresh_steps >= self.capacity:
             raise OverflowError(f"the fresh rollout would exceed the buffer's {self.capacity} steps; train first")
-        if self.fresh_steps % self.window == 0:
+        step = self.fresh_steps
+        if not self._sequence_starts or step - self._sequence_starts[-1] >= self.window or np.any(start):
             self._sequence_states.append(tuple(t.detach().cpu().numpy().copy() for t in state))
+            self._sequence_starts.append(step)
         i = self._total % self.capacity
         self._observations[i] = observation
         self._actions[i] = action
@@ -123,12 +131,14 @@ class ExperienceBuffer:
             log_probs=torch.from_numpy(self._log_probs[rows]),
             values=torch.from_numpy(self._values[rows]),
             sequence_states=[RecurrentState(*(torch.from_numpy(a) for a in s)) for s in self._sequence_states],
+            sequence_starts=list(self._sequence_starts),
         )
 
     def consume(self) -> None:
         """Close the fresh rollout: the next one starts with the next step."""
         self._rollout_start = self._total
         self._sequence_states = []
+        self._sequence_starts = []
 
     def recent_rewards(self, steps: int) -> npt.NDArray[np.float32]:
         """Rewards of the last ``steps`` transitions (at most what is held), oldest first, shape (n, B)."""

@@ -2,12 +2,15 @@
 
 Every loss term is in ``ppo_update``. Advantages are normalised once, over the whole rollout (per
 minibatch of 10-60 samples the mean and scale would discard much of the signal). Sequences are
-``window``-step slices of each stream's rollout, each started from the recurrent state stored when it
-was acted on; the last slice may be shorter and is padded, and padding is masked out of every loss term.
+slices of each stream's rollout of at most ``window`` steps, cut also at every recurrent-state reset
+(the buffer's ``sequence_starts``), each started from the recurrent state stored when it was acted on;
+so every sequence replays in one LSTM pass. Shorter ones are padded, and padding is masked out of every
+loss term.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import torch
@@ -113,15 +116,16 @@ class _Sequences:
         )
 
 
-def _to_sequences(rollout: Rollout, advantages: Tensor, returns: Tensor, window: int) -> _Sequences:
+def _to_sequences(rollout: Rollout, advantages: Tensor, returns: Tensor) -> _Sequences:
     steps, streams = rollout.actions.shape
-    chunks = range(0, steps, window)
-    length = min(window, steps)
+    bounds = [*rollout.sequence_starts, steps]
+    chunks = list(itertools.pairwise(bounds))
+    length = max(t1 - t0 for t0, t1 in chunks)
 
     def cut(x: Tensor, fill: float | bool = 0) -> Tensor:
         parts = []
-        for t0 in chunks:
-            part = x[t0 : t0 + length]  # (l, B, ...)
+        for t0, t1 in chunks:
+            part = x[t0:t1]  # (l, B, ...)
             if part.shape[0] < length:
                 pad = torch.full((length - part.shape[0], *part.shape[1:]), fill, dtype=x.dtype)
                 part = torch.cat([part, pad])
@@ -169,7 +173,7 @@ def ppo_update(
     advantages, returns = compute_gae(
         rollout.rewards, rollout.values, rollout.dones, last_value.cpu(), config.gamma, config.gae_lambda
     )
-    seq = _to_sequences(rollout, normalise_advantages(advantages), returns, network.config.window).to(device)
+    seq = _to_sequences(rollout, normalise_advantages(advantages), returns).to(device)
     count = seq.actions.shape[1]
     minibatches = max(1, min(config.minibatches, count))
     totals = {"policy": 0.0, "value": 0.0, "entropy": 0.0, "kl": 0.0, "clip": 0.0}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -81,9 +83,10 @@ def test_stored_recurrent_states_reproduce_the_acting_pass(small_trader):
     collect(trader, 45)
     rollout = trader.buffer.rollout()
     network = trader.agent.network
-    window = network.config.window
-    for chunk, state in enumerate(rollout.sequence_states):
-        t0, t1 = chunk * window, min((chunk + 1) * window, rollout.actions.shape[0])
+    bounds = [*rollout.sequence_starts, rollout.actions.shape[0]]
+    assert rollout.starts[1:].any(), "the test needs a reset inside the rollout"
+    for (t0, t1), state in zip(itertools.pairwise(bounds), rollout.sequence_states, strict=True):
+        assert t1 - t0 <= network.config.window and not rollout.starts[t0 + 1 : t1].any()  # one pass each
         with torch.no_grad():
             out = network(rollout.observations[t0:t1], state, rollout.starts[t0:t1])
             log_p = torch.log_softmax(masked_logits(out.logits, rollout.masks[t0:t1]), dim=-1)
