@@ -25,6 +25,12 @@ PEER_POLICY_KWARGS: dict[str, Any] = {
 }
 """sb3-contrib MlpLstmPolicy sized like ours: a 256-unit LSTM (plus its default separate critic LSTM) and a
 128-unit tanh MLP per head."""
+PEERS: dict[str, dict[str, Any]] = {
+    "sb3_default": PEER_POLICY_KWARGS,
+    "sb3_shared_lstm": {**PEER_POLICY_KWARGS, "shared_lstm": True, "enable_critic_lstm": False},
+}
+"""The two sb3-contrib peers: its default (separate actor and critic LSTMs, about 1.27x our compute) and
+its shared-LSTM variant (one LSTM for both heads, about 0.70x)."""
 
 
 def environment(seed: int, symbols: tuple[str, ...] = ("SPY",)) -> PaperTradingEnvironment:

@@ -3,23 +3,26 @@ gymnasium and driven by sb3-contrib ``RecurrentPPO.learn``.
 
 Both act on every step, train every 100 steps (4 epochs of 4 minibatches, no KL early stop) with the
 same sizes (LSTM 256, one layer, 128-unit MLP) on one underlying of the default simulator, float32,
-same torch; no checkpoints, no logging. Ours also computes the action mask each step. Each side
-runs a warm-up of 200 steps first; steps per second = timed steps / wall time; median over repeats;
-final JSON line with the ratio (ours / theirs: higher is better, target >= 2).
+same torch; no checkpoints, no logging. Ours also computes the action mask each step. Two peers:
+sb3-contrib's default policy and its shared-LSTM variant. Each run warms up for 200 steps; steps per
+second = timed steps / wall time; the sides take turns within every repeat (the order alternating);
+medians and means over repeats; ratio = ours / peer (higher is better).
 
-    python bench/online_loop.py [--steps 2000] [--repeats 3]
+    python bench/online_loop.py [--steps 2000] [--repeats 3] [--threads 1]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import time
+from collections.abc import Callable
 
 import torch
 from sb3_contrib import RecurrentPPO
 
-from common import DEFAULT_NETWORK, PEER_POLICY_KWARGS, GymPaperTrading, environment, median
+from common import DEFAULT_NETWORK, PEERS, GymPaperTrading, environment, median
 from tradingbot.agent.agent import OptionsCLSTMPPOAgent
 from tradingbot.agent.buffer import ExperienceBuffer
 from tradingbot.agent.ppo import PPOConfig
@@ -48,15 +51,15 @@ def ours(steps: int, seed: int) -> float:
     return steps / (time.perf_counter() - start)
 
 
-def theirs(steps: int, seed: int) -> float:
-    """Steps per second of RecurrentPPO.learn on the same environment."""
+def theirs(peer: str, steps: int, seed: int) -> float:
+    """Steps per second of RecurrentPPO.learn with ``peer``'s policy on the same environment."""
     model = RecurrentPPO(
         "MlpLstmPolicy",
         GymPaperTrading(seed),
         n_steps=UPDATE_EVERY,
         batch_size=UPDATE_EVERY // 4,
         n_epochs=4,
-        policy_kwargs=PEER_POLICY_KWARGS,
+        policy_kwargs=PEERS[peer],
         device="cpu",
         seed=seed,
     )
@@ -67,36 +70,36 @@ def theirs(steps: int, seed: int) -> float:
 
 
 def main() -> None:
-    """Both loops at 1 thread and the default thread count; figures and a JSON line."""
+    """Our loop and both peers, in turns; figures and a JSON line."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
-    default_threads = torch.get_num_threads()
-    results = {}
-    for threads in sorted({1, default_threads}):
-        torch.set_num_threads(threads)
-        ours_runs, theirs_runs = [], []
-        for repeat in range(args.repeats):
-            if repeat % 2 == 0:
-                ours_runs.append(ours(args.steps, repeat))
-                theirs_runs.append(theirs(args.steps, repeat))
-            else:
-                theirs_runs.append(theirs(args.steps, repeat))
-                ours_runs.append(ours(args.steps, repeat))
-        row = {"ours_steps_per_s": median(ours_runs), "theirs_steps_per_s": median(theirs_runs)}
-        row["ratio"] = row["ours_steps_per_s"] / row["theirs_steps_per_s"]
-        results[f"threads_{threads}"] = {k: round(v, 3) for k, v in row.items()}
-        print(
-            f"threads={threads}: ours {row['ours_steps_per_s']:.0f} steps/s | RecurrentPPO.learn "
-            f"{row['theirs_steps_per_s']:.0f} steps/s | ratio {row['ratio']:.2f}"
-        )
+    torch.set_num_threads(args.threads)
+    sides: list[tuple[str, Callable[[int], float]]] = [
+        ("ours", lambda seed: ours(args.steps, seed)),
+        *((peer, lambda seed, peer=peer: theirs(peer, args.steps, seed)) for peer in PEERS),
+    ]
+    runs: dict[str, list[float]] = {name: [] for name, _ in sides}
+    for repeat in range(args.repeats):
+        for name, measure in sides if repeat % 2 == 0 else sides[::-1]:
+            runs[name].append(measure(repeat))
+    results: dict[str, object] = {
+        name: {"median": round(median(v), 1), "mean": round(statistics.fmean(v), 1)} for name, v in runs.items()
+    }
+    for peer in PEERS:
+        results[f"ratio_median_vs_{peer}"] = round(median(runs["ours"]) / median(runs[peer]), 2)
+        results[f"ratio_mean_vs_{peer}"] = round(statistics.fmean(runs["ours"]) / statistics.fmean(runs[peer]), 2)
+    for name, row in results.items():
+        print(f"{name}: {row}")
     print(
         json.dumps(
             {
                 "bench": "online_loop",
                 "peer": "sb3-contrib RecurrentPPO.learn 2.9.2",
                 "torch": torch.__version__,
+                "threads": args.threads,
                 "steps": args.steps,
                 "repeats": args.repeats,
                 "results": results,

@@ -25,7 +25,7 @@ import torch
 from sb3_contrib import RecurrentPPO
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from common import DEFAULT_NETWORK, PEER_POLICY_KWARGS, GymPaperTrading, environment, median
+from common import DEFAULT_NETWORK, PEERS, GymPaperTrading, environment, median
 from tradingbot.agent.agent import OptionsCLSTMPPOAgent
 from tradingbot.agent.buffer import ExperienceBuffer
 from tradingbot.agent.ppo import PPOConfig
@@ -36,10 +36,6 @@ from tradingbot.learning import learn_from_step
 
 ROLLOUT = 100
 """Steps per market per PPO update."""
-PEERS: dict[str, dict[str, object]] = {
-    "sb3_default": PEER_POLICY_KWARGS,
-    "sb3_shared_lstm": {**PEER_POLICY_KWARGS, "shared_lstm": True, "enable_critic_lstm": False},
-}
 
 
 def ours(envs: int, steps: int, seed: int) -> float:
