@@ -65,6 +65,12 @@ def kubectl() -> str:
 
 
 @pytest.fixture(scope="session")
+def chromium() -> str:
+    """Headless Chromium (Debian's ``chromium``), to render the HTML reports as a person sees them."""
+    return required_tool("chromium")
+
+
+@pytest.fixture(scope="session")
 def promtool() -> str:
     """Prometheus' promtool (Debian's ``prometheus`` package)."""
     return required_tool("promtool")

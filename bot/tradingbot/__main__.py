@@ -1,5 +1,5 @@
-"""Command line: ``tradingbot run``, ``pretrain``, ``evaluate``, ``trades``, ``serve-market``, ``market-report`` (or
-``python -m tradingbot …``)."""
+"""Command line: ``tradingbot run``, ``pretrain``, ``evaluate``, ``report``, ``trades``, ``serve-market``,
+``market-report`` (or ``python -m tradingbot …``)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from tradingbot import __version__
+from tradingbot import __version__, trading_report
 from tradingbot.agent.checkpoint import CheckpointError, CheckpointIncompatibleError, CheckpointWriteError, load_weights
 from tradingbot.app import build_trader, network_config
 from tradingbot.books.history import print_trades
@@ -70,6 +70,14 @@ def _parser() -> argparse.ArgumentParser:
     evaluating.add_argument("--days", type=int, default=60, help="trading sessions per market (default 60)")
     evaluating.add_argument("--seeds", type=int, default=3, help="markets, seeds 0..N-1 (default 3)")
     evaluating.add_argument("--online", action="store_true", help="the agent keeps learning, as the bot does")
+    evaluating.add_argument("--html", type=Path, help="also write the report page (charts) to this file")
+    reporting = commands.add_parser(
+        "report",
+        help="write an HTML report of a trade journal",
+        description="A self-contained HTML page of a bot's trade journal: realised equity and drawdown, daily "
+        "P&L, P&L by underlying and by kind of trade, the distribution of closed trades' P&L.",
+    )
+    trading_report.add_arguments(reporting)
     trades = commands.add_parser(
         "trades",
         help="print the trade journal's fills",
@@ -133,6 +141,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return print_trades(args)
     if args.command == "market-report":
         return market_report.run(args)
+    if args.command == "report":
+        return trading_report.run(args)
     try:
         settings = load_settings(os.environ, vars(args))
     except SettingsError as error:
@@ -222,7 +232,15 @@ def run_evaluate(settings: Settings, args: argparse.Namespace) -> int:
         f"{settings.market_preset} market, {','.join(settings.symbols)}, {args.seeds} seeds x {args.days} sessions; "
         f"agent: {source}, {learning}"
     )
-    print(format_summary(evaluation))
+    summary = format_summary(evaluation)
+    print(summary)
+    if args.html is not None:
+        try:
+            args.html.write_text(trading_report.render(trading_report.evaluation_data(evaluation, summary)))
+        except OSError as error:
+            print(f"tradingbot evaluate: cannot write {args.html}: {error}", file=sys.stderr)
+            return 2
+        print(f"report written: {args.html}")
     return 0
 
 

@@ -11,7 +11,7 @@ import sys
 from datetime import datetime, time
 from typing import TextIO
 
-from tradingbot.books.journal import JournalError, JournalFill, bots_in, open_reader, read_fills
+from tradingbot.books.journal import JournalError, JournalFill, bots_in, open_reader, opening_cash, read_fills
 from tradingbot.market.clock import EASTERN, eastern
 from tradingbot_contract import env
 
@@ -84,6 +84,27 @@ def write_trades(fills: list[JournalFill], fmt: str, out: TextIO) -> None:
         out.write(line(row) + "\n")
 
 
+def load_fills(
+    target: str,
+    bot: str | None,
+    limit: int | None = None,
+    since: int | None = None,
+    symbol: str | None = None,
+) -> tuple[str, float, list[JournalFill]]:
+    """The bot (``bot``, or the journal's only one), its opening cash (USD) and its fills in the journal at
+    ``target``; :class:`JournalError` when it cannot be read or the bot is ambiguous."""
+    backend = open_reader(target)
+    try:
+        bots = bots_in(backend)
+        chosen = bot or (bots[0] if len(bots) == 1 else None)
+        if chosen is None or chosen not in bots:
+            known = ", ".join(bots) or "none"
+            raise JournalError(f"name the bot with --bot (this journal holds: {known})")
+        return chosen, opening_cash(backend, chosen), read_fills(backend, chosen, 0, limit, since, symbol)
+    finally:
+        backend.close()
+
+
 def print_trades(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """``tradingbot trades``; the exit code (2 with a message for a journal that cannot be read)."""
     target = args.journal or os.environ.get(env.JOURNAL.name)
@@ -92,16 +113,7 @@ def print_trades(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         return 2
     try:
         start = since_ms(args.since) if args.since else None
-        backend = open_reader(target)
-        try:
-            bots = bots_in(backend)
-            bot = args.bot or (bots[0] if len(bots) == 1 else None)
-            if bot is None or bot not in bots:
-                known = ", ".join(bots) or "none"
-                raise JournalError(f"name the bot with --bot (this journal holds: {known})")
-            fills = read_fills(backend, bot, 0, args.limit, start, args.symbol)
-        finally:
-            backend.close()
+        _, _, fills = load_fills(target, args.bot, args.limit, start, args.symbol)
     except (JournalError, ValueError) as error:
         print(f"tradingbot trades: {error}", file=sys.stderr)
         return 2

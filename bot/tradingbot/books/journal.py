@@ -370,6 +370,14 @@ def read_fills(
         raise JournalError(f"{backend.description}: {type(error).__name__}: {_first_line(error)}") from error
 
 
+def opening_cash(backend: Backend, bot: str) -> float:
+    """The cash ``bot``'s account opened with, USD."""
+    rows = backend.query(sql.SELECT_ACCOUNT, (bot,))
+    if not rows:
+        raise JournalError(f"{backend.description} holds no account of {bot}")
+    return float(rows[0][2])
+
+
 def bots_in(backend: Backend) -> list[str]:
     """The bots a journal database holds accounts of."""
     try:
