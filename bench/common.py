@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import gymnasium
@@ -76,3 +76,24 @@ def median(values: Sequence[float]) -> float:
 def parameter_count(module: Any) -> int:  # noqa: ANN401 - any torch module
     """Trainable parameters of a torch module."""
     return int(sum(p.numel() for p in module.parameters() if p.requires_grad))
+
+
+def take_turns(sides: Sequence[tuple[str, Callable[[int], float]]], repeats: int) -> dict[str, list[float]]:
+    """Each side's figure from every repeat (the repeat is its seed); the sides take turns within each
+    repeat, the order reversed on odd repeats, so drift in the machine's speed falls on all of them."""
+    runs: dict[str, list[float]] = {name: [] for name, _ in sides}
+    for repeat in range(repeats):
+        for name, measure in sides if repeat % 2 == 0 else list(sides)[::-1]:
+            runs[name].append(measure(repeat))
+    return runs
+
+
+def rates_against_peers(runs: dict[str, list[float]]) -> dict[str, object]:
+    """Median and mean of each side's rate (higher is better) and ours / peer of both, for every peer."""
+    results: dict[str, object] = {
+        name: {"median": round(median(v), 1), "mean": round(statistics.fmean(v), 1)} for name, v in runs.items()
+    }
+    for peer in PEERS:
+        results[f"ratio_median_vs_{peer}"] = round(median(runs["ours"]) / median(runs[peer]), 2)
+        results[f"ratio_mean_vs_{peer}"] = round(statistics.fmean(runs["ours"]) / statistics.fmean(runs[peer]), 2)
+    return results

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import time
 from collections.abc import Callable
 
 import torch
 from sb3_contrib import RecurrentPPO
 
-from common import DEFAULT_NETWORK, PEERS, GymPaperTrading, environment, median
+from common import DEFAULT_NETWORK, PEERS, GymPaperTrading, environment, rates_against_peers, take_turns
 from tradingbot.agent.agent import OptionsCLSTMPPOAgent
 from tradingbot.agent.buffer import ExperienceBuffer
 from tradingbot.agent.ppo import PPOConfig
@@ -81,16 +80,7 @@ def main() -> None:
         ("ours", lambda seed: ours(args.steps, seed)),
         *((peer, lambda seed, peer=peer: theirs(peer, args.steps, seed)) for peer in PEERS),
     ]
-    runs: dict[str, list[float]] = {name: [] for name, _ in sides}
-    for repeat in range(args.repeats):
-        for name, measure in sides if repeat % 2 == 0 else sides[::-1]:
-            runs[name].append(measure(repeat))
-    results: dict[str, object] = {
-        name: {"median": round(median(v), 1), "mean": round(statistics.fmean(v), 1)} for name, v in runs.items()
-    }
-    for peer in PEERS:
-        results[f"ratio_median_vs_{peer}"] = round(median(runs["ours"]) / median(runs[peer]), 2)
-        results[f"ratio_mean_vs_{peer}"] = round(statistics.fmean(runs["ours"]) / statistics.fmean(runs[peer]), 2)
+    results = rates_against_peers(take_turns(sides, args.repeats))
     for name, row in results.items():
         print(f"{name}: {row}")
     print(

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import time
 from collections.abc import Callable
 
@@ -25,7 +24,7 @@ import torch
 from sb3_contrib import RecurrentPPO
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from common import DEFAULT_NETWORK, PEERS, GymPaperTrading, environment, median
+from common import DEFAULT_NETWORK, PEERS, GymPaperTrading, environment, median, rates_against_peers, take_turns
 from tradingbot.agent.agent import OptionsCLSTMPPOAgent
 from tradingbot.agent.buffer import ExperienceBuffer
 from tradingbot.agent.ppo import PPOConfig
@@ -87,21 +86,12 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     results: dict[str, dict[str, object]] = {}
     for envs in (int(n) for n in args.envs.split(",")):
-        runs: dict[str, list[float]] = {"ours": [], **{peer: [] for peer in PEERS}}
         sides: list[tuple[str, Callable[[int], float]]] = [
             ("ours", lambda seed, envs=envs: ours(envs, args.steps, seed)),
             *((peer, lambda seed, peer=peer, envs=envs: theirs(peer, envs, args.steps, seed)) for peer in PEERS),
         ]
-        for repeat in range(args.repeats):
-            order = sides if repeat % 2 == 0 else sides[::-1]
-            for name, measure in order:
-                runs[name].append(measure(repeat))
-        row: dict[str, object] = {
-            name: {"median": round(median(v), 1), "mean": round(statistics.fmean(v), 1)} for name, v in runs.items()
-        }
-        for peer in PEERS:
-            row[f"ratio_median_vs_{peer}"] = round(median(runs["ours"]) / median(runs[peer]), 2)
-            row[f"ratio_mean_vs_{peer}"] = round(statistics.fmean(runs["ours"]) / statistics.fmean(runs[peer]), 2)
+        runs = take_turns(sides, args.repeats)
+        row = rates_against_peers(runs)
         results[f"envs_{envs}"] = row
         print(
             f"envs={envs}: ours {median(runs['ours']):.0f} steps/s | "

@@ -16,6 +16,7 @@ from tradingbot.agent.network import NetworkConfig
 from tradingbot.agent.ppo import PPOConfig
 from tradingbot.env.observation import OBSERVATION_SIZE
 from tradingbot.env.paper import EnvironmentConfig, PaperTradingEnvironment
+from tradingbot.env.risk import RiskLimits
 from tradingbot.learning import LearningTrader
 from tradingbot.market.simulator import PRESETS, MarketSimulator, SimulatorConfig
 from tradingbot.policies import HoldPolicy, RandomPolicy
@@ -29,7 +30,8 @@ NETWORK = NetworkConfig(OBSERVATION_SIZE, feature_hidden=64, mlp_hidden=64, poli
 
 def market(seed: int) -> PaperTradingEnvironment:
     source = MarketSimulator(SimulatorConfig(("SPY",), seed=seed, steps_per_day=STEPS_PER_DAY, **PRESETS["trending"]))
-    return PaperTradingEnvironment(source, EnvironmentConfig(steps_per_day=STEPS_PER_DAY))
+    rules = EnvironmentConfig(steps_per_day=STEPS_PER_DAY, risk=RiskLimits(contracts_per_trade=1))  # one per buy
+    return PaperTradingEnvironment(source, rules)
 
 
 def daily_rewards(act, seed: int, at_close=None) -> np.ndarray:
