@@ -41,8 +41,6 @@ class Episode:
     fills: list[Fill] = field(default_factory=list)
     updates: list[TrainMetrics] = field(default_factory=list)
     """The PPO updates made on the way (``online`` only)."""
-    max_premium_fraction: float = 0.0
-    """The largest premium at risk seen after a step, as a fraction of equity."""
     min_equity: float = 0.0
     """The lowest equity seen after any step, USD."""
 
@@ -107,9 +105,7 @@ def run_episode(
         result = step(observation, env.action_mask())
         observation = result.observation
         episode.fills.extend(result.info.fills)
-        exposure = env.exposure()
-        episode.max_premium_fraction = max(episode.max_premium_fraction, exposure.total / exposure.equity)
-        episode.min_equity = min(episode.min_equity, exposure.equity)
+        episode.min_equity = min(episode.min_equity, env.portfolio.value)
         if result.done:
             episode.equity.append(env.portfolio.value)
     return episode

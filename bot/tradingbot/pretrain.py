@@ -10,7 +10,6 @@ all share one agent: each step is one batched forward over every stream of every
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -32,8 +31,6 @@ from tradingbot.env.paper import PaperTradingEnvironment
 from tradingbot.env.vector import VectorEnvironment
 from tradingbot.learning import learn_from_step
 from tradingbot.market.simulator import PRESETS, MarketSimulator, SimulatorConfig
-
-log = logging.getLogger("tradingbot.pretrain")
 
 PRETRAIN_SEED_BASE = 1_000_000
 """Pre-training markets use seeds from here on; evaluation's default seeds (0, 1, …) are never trained on."""

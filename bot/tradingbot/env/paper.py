@@ -276,6 +276,7 @@ class PaperTradingEnvironment:
             raise ValueError(f"the saved account holds options on {', '.join(sorted(foreign))}, not traded here")
         self.portfolio = portfolio
         self._mark_positions()
+        self.risk = RiskManager(self.config.risk, self.config.initial_capital)  # its references: this account
         self._observe_risk()
 
     def restore_risk(self, state: RiskState) -> None:

@@ -15,7 +15,6 @@ import numpy as np
 import numpy.typing as npt
 
 from tradingbot.env.paper import Observation, PaperTradingEnvironment, StepInfo, StepResult
-from tradingbot.env.portfolio import Portfolio
 from tradingbot.market.types import BoolArray
 
 
@@ -30,11 +29,6 @@ class VectorEnvironment:
         self._width = len(self.environments[0].symbols)
         if any(len(env.symbols) != self._width for env in self.environments):
             raise ValueError("every environment of a vector environment trades the same number of underlyings")
-
-    @property
-    def portfolio(self) -> Portfolio:
-        """The first market's account (what a checkpoint records; the others are alike in kind)."""
-        return self.environments[0].portfolio
 
     def observation(self) -> Observation:
         """(N x S, OBSERVATION_SIZE), market-major."""

@@ -161,3 +161,11 @@ def test_an_untrained_agent_never_breaches_the_budget_on_the_calibrated_market()
         assert env.portfolio.cash >= limits.capital_floor * 100_000.0
         assert env.portfolio.value >= env.portfolio.cash
     assert buys > 50  # the agent did try: the budget, not idleness, kept it within bounds
+
+
+def test_a_restored_account_without_booked_protections_is_measured_from_where_it_stands(static_market):
+    env = PaperTradingEnvironment(static_market(), EnvironmentConfig())
+    poorer = env.portfolio.copy()
+    poorer.cash = 85_000.0  # 15 % below the opening: a drawdown and a daily loss, if measured from it
+    env.restore(poorer)
+    assert env.risk.halt() is None and env.risk.state.reference_equity == 85_000.0
