@@ -15,7 +15,8 @@ index    meaning
 30       close the position nearest to expiry
 =======  ==========================================================================
 
-A buy takes ``contracts_per_trade`` contracts at the ask of the listed contract whose expiry is
+A buy takes as many contracts as the risk budget allows (:mod:`tradingbot.env.risk`, at most
+``contracts_per_trade``) at the ask of the listed contract whose expiry is
 nearest the tier's target days to expiry (never one expiring today) and whose strike is nearest the
 target strike. Closes sell whole positions at the bid.
 """
