@@ -23,6 +23,13 @@ def svg_chart(title: str, lines: Sequence[Series], x_label: str, y_label: str, b
     xs = np.concatenate([np.asarray(x, dtype=float) for _, x, _ in lines])
     ys = np.concatenate([np.asarray(y, dtype=float) for _, _, y in lines])
     finite = np.isfinite(xs) & np.isfinite(ys)
+    if not finite.any():
+        return (
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" role="img">'
+            f"<title>{html.escape(title)}</title>"
+            f'<text x="{WIDTH / 2}" y="16" text-anchor="middle" font-size="13">{html.escape(title)}</text>'
+            f'<text x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle" font-size="12">no data yet</text></svg>'
+        )
     x0, x1 = float(xs[finite].min()), float(xs[finite].max())
     y0, y1 = min(float(ys[finite].min()), 0.0) if bars else float(ys[finite].min()), float(ys[finite].max())
     x1, y1 = (x1 if x1 > x0 else x0 + 1), (y1 if y1 > y0 else y0 + 1)

@@ -66,3 +66,15 @@ def test_the_evaluation_report_renders_policies_and_learning_curves(tmp_path, ch
     image = screenshot(chromium, out)
     assert (image.sum(axis=2) < 600).mean() > 0.02
     assert pixels_near(image, BLUE) > 500 and pixels_near(image, RED) > 200  # agent and hold, policy and value
+
+
+def test_a_journal_without_fills_still_gets_a_page(tmp_path, capsys):
+    journal_path = tmp_path / "journal.sqlite"
+    journal = open_journal(str(journal_path), "idle")
+    journal.open_account(
+        PaperTradingEnvironment(MarketSimulator(SimulatorConfig(("SPY",))), EnvironmentConfig()).portfolio.snapshot()
+    )
+    journal.close()
+    out = tmp_path / "report.html"
+    assert main(["report", "--journal", str(journal_path), "--out", str(out)]) == 0
+    assert "no data yet" in out.read_text() and "(0 fills)" in capsys.readouterr().out
