@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -45,8 +46,9 @@ class GymPaperTrading(gymnasium.Env[npt.NDArray[np.float32], np.int64]):
     end at each session close, and ``reset`` continues the same market with a fresh account.
     """
 
-    def __init__(self, seed: int = 0) -> None:
+    def __init__(self, seed: int = 0, clock: Stopwatch | None = None) -> None:
         self.env = environment(seed)
+        self.clock = clock or Stopwatch()
         self.observation_space = gymnasium.spaces.Box(-10.0, 10.0, (OBSERVATION_SIZE,), np.float32)
         self.action_space = gymnasium.spaces.Discrete(NUM_ACTIONS)
 
@@ -58,9 +60,24 @@ class GymPaperTrading(gymnasium.Env[npt.NDArray[np.float32], np.int64]):
         return self.env.reset()[0], {}
 
     def step(self, action: np.int64) -> tuple[npt.NDArray[np.float32], float, bool, bool, dict[str, Any]]:
-        """One step; ``terminated`` at the session close."""
-        result = self.env.step([int(action)])
+        """One step; ``terminated`` at the session close (its time is added to ``clock``)."""
+        with self.clock:
+            result = self.env.step([int(action)])
         return result.observation[0], result.reward, result.done, False, {}
+
+
+class Stopwatch:
+    """Total seconds spent inside ``with`` blocks (the environment's share of a timed run)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._started = 0.0
+
+    def __enter__(self) -> None:
+        self._started = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds += time.perf_counter() - self._started
 
 
 def percentile(samples: Sequence[float], q: float) -> float:

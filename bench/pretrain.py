@@ -10,6 +10,11 @@ and lets the environment refuse invalid actions. Two peers: sb3-contrib's defaul
 enable_critic_lstm=False``). Each run is a fresh model, warmed up for one rollout, then timed; the sides
 alternate within every repeat; medians and means over repeats; ratio = ours / peer (higher is better).
 
+Both sides step the same environment, whose cost bounds the ratio (Amdahl): each run also times its
+environment calls (ours: stepping and the action masks; theirs: ``env.step``), and the bench prints the
+milliseconds per market step spent outside them — the learner's own cost (acting, buffering, updates) —
+and that ratio too.
+
     python bench/pretrain.py [--envs 4,16] [--steps 3200] [--repeats 3] [--threads 1]
 """
 
@@ -19,17 +24,30 @@ import argparse
 import json
 import time
 from collections.abc import Callable
+from typing import NamedTuple
 
+import numpy as np
+import numpy.typing as npt
 import torch
 from sb3_contrib import RecurrentPPO
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from common import DEFAULT_NETWORK, PEERS, GymPaperTrading, environment, median, rates_against_peers, take_turns
+from common import (
+    DEFAULT_NETWORK,
+    PEERS,
+    GymPaperTrading,
+    Stopwatch,
+    environment,
+    median,
+    rates_against_peers,
+    take_turns,
+)
 from tradingbot.agent.agent import OptionsCLSTMPPOAgent
 from tradingbot.agent.buffer import ExperienceBuffer
 from tradingbot.agent.ppo import PPOConfig
 from tradingbot.env.actions import NUM_ACTIONS
 from tradingbot.env.observation import OBSERVATION_SIZE
+from tradingbot.env.paper import StepResult
 from tradingbot.env.vector import VectorEnvironment
 from tradingbot.learning import learn_from_step
 
@@ -37,28 +55,51 @@ ROLLOUT = 100
 """Steps per market per PPO update."""
 
 
-def ours(envs: int, steps: int, seed: int) -> float:
-    """Market steps per second of our vectorised pre-training loop."""
+class Throughput(NamedTuple):
+    """One timed run: market steps per second and milliseconds per market step spent outside the
+    environment (the learner's own cost)."""
+
+    steps_per_s: float
+    learner_ms: float
+
+
+def throughput(steps: int, seconds: float, environment_seconds: float) -> Throughput:
+    """The figures of a run of ``steps`` market steps in ``seconds``, ``environment_seconds`` of them in
+    the environment."""
+    return Throughput(steps / seconds, 1000.0 * (seconds - environment_seconds) / steps)
+
+
+def ours(envs: int, steps: int, seed: int) -> Throughput:
+    """Our vectorised pre-training loop."""
     vector = VectorEnvironment([environment(seed * 100 + i) for i in range(envs)])
     agent = OptionsCLSTMPPOAgent(DEFAULT_NETWORK, PPOConfig(target_kl=None), streams=envs, seed=seed)
     buffer = ExperienceBuffer(envs, OBSERVATION_SIZE, NUM_ACTIONS, DEFAULT_NETWORK.window)
     observation = vector.observation()
+    clock = Stopwatch()
+
+    def step(actions: npt.NDArray[np.int64]) -> StepResult:
+        with clock:
+            return vector.step(actions)
 
     def run(vector_steps: int) -> None:
         nonlocal observation
         for _ in range(vector_steps):
-            _, result, _ = learn_from_step(agent, buffer, observation, vector.action_mask(), vector.step, ROLLOUT)
+            with clock:
+                mask = vector.action_mask()
+            _, result, _ = learn_from_step(agent, buffer, observation, mask, step, ROLLOUT)
             observation = result.observation
 
     run(ROLLOUT)
+    clock.seconds = 0.0
     start = time.perf_counter()
     run(steps // envs)
-    return (steps // envs) * envs / (time.perf_counter() - start)
+    return throughput((steps // envs) * envs, time.perf_counter() - start, clock.seconds)
 
 
-def theirs(peer: str, envs: int, steps: int, seed: int) -> float:
-    """Market steps per second of RecurrentPPO.learn with ``n_envs = envs``."""
-    vec = DummyVecEnv([(lambda i=i: GymPaperTrading(seed * 100 + i)) for i in range(envs)])
+def theirs(peer: str, envs: int, steps: int, seed: int) -> Throughput:
+    """RecurrentPPO.learn with ``n_envs = envs``."""
+    clock = Stopwatch()
+    vec = DummyVecEnv([(lambda i=i: GymPaperTrading(seed * 100 + i, clock)) for i in range(envs)])
     model = RecurrentPPO(
         "MlpLstmPolicy",
         vec,
@@ -70,9 +111,36 @@ def theirs(peer: str, envs: int, steps: int, seed: int) -> float:
         seed=seed,
     )
     model.learn(ROLLOUT * envs)
+    clock.seconds = 0.0
     start = time.perf_counter()
     model.learn(steps, reset_num_timesteps=False)
-    return steps / (time.perf_counter() - start)
+    return throughput(steps, time.perf_counter() - start, clock.seconds)
+
+
+def compare(envs: int, steps: int, repeats: int) -> dict[str, object]:
+    """Ours against every peer on ``envs`` markets, sides taking turns; prints a summary, returns the row."""
+    learner_ms: dict[str, list[float]] = {}
+
+    def rate(side: str, run: Throughput) -> float:
+        learner_ms.setdefault(side, []).append(run.learner_ms)
+        return run.steps_per_s
+
+    sides: list[tuple[str, Callable[[int], float]]] = [
+        ("ours", lambda seed: rate("ours", ours(envs, steps, seed))),
+        *((peer, lambda seed, peer=peer: rate(peer, theirs(peer, envs, steps, seed))) for peer in PEERS),
+    ]
+    runs = take_turns(sides, repeats)
+    row = rates_against_peers(runs)
+    learner = {side: round(median(ms), 3) for side, ms in learner_ms.items()}
+    row["learner_ms_per_step_median"] = learner
+    row["learner_ratio_vs_peer"] = {peer: round(learner[peer] / learner["ours"], 2) for peer in PEERS}
+    print(
+        f"envs={envs}: ours {median(runs['ours']):.0f} steps/s | "
+        + " | ".join(f"{peer} {median(runs[peer]):.0f} ({row[f'ratio_median_vs_{peer}']}x)" for peer in PEERS)
+        + f"\n  outside the environment, ms per market step: ours {learner['ours']:.3f} | "
+        + " | ".join(f"{peer} {learner[peer]:.3f} ({learner[peer] / learner['ours']:.2f}x)" for peer in PEERS)
+    )
+    return row
 
 
 def main() -> None:
@@ -84,19 +152,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    results: dict[str, dict[str, object]] = {}
-    for envs in (int(n) for n in args.envs.split(",")):
-        sides: list[tuple[str, Callable[[int], float]]] = [
-            ("ours", lambda seed, envs=envs: ours(envs, args.steps, seed)),
-            *((peer, lambda seed, peer=peer, envs=envs: theirs(peer, envs, args.steps, seed)) for peer in PEERS),
-        ]
-        runs = take_turns(sides, args.repeats)
-        row = rates_against_peers(runs)
-        results[f"envs_{envs}"] = row
-        print(
-            f"envs={envs}: ours {median(runs['ours']):.0f} steps/s | "
-            + " | ".join(f"{peer} {median(runs[peer]):.0f} ({row[f'ratio_median_vs_{peer}']}x)" for peer in PEERS)
-        )
+    results = {f"envs_{envs}": compare(envs, args.steps, args.repeats) for envs in map(int, args.envs.split(","))}
     print(
         json.dumps(
             {
