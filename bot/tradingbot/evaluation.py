@@ -5,10 +5,14 @@ policy on a seed sees the same prices, quotes and costs (the bot's own settings:
 data rules). The agent runs with learning frozen (sampling its policy, its recurrent state restarted
 at each close as in training) or, ``online``, learning as the bot does. Seeds default to 0, 1, …, never
 among the pre-training markets' (:data:`tradingbot.pretrain.PRETRAIN_SEED_BASE` on).
+
+Because the paths are identical, the agent is compared with each baseline pair by pair: the difference
+of total return on each seed, and of return on each session, with their standard errors and t.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,10 +29,11 @@ from tradingbot.env.portfolio import Fill
 from tradingbot.learning import learn_from_step
 from tradingbot.market.simulator import PRESETS, MarketSimulator, SimulatorConfig
 from tradingbot.market.types import BoolArray
-from tradingbot.performance import METRICS, mean_and_error, performance
+from tradingbot.performance import METRICS, daily_returns, mean_and_error, performance
 from tradingbot.policies import make_policy
 
 POLICIES = ("agent", "hold", "random")
+BASELINES = POLICIES[1:]
 
 
 @dataclass(slots=True)
@@ -112,11 +117,47 @@ def run_episode(
 
 
 @dataclass(frozen=True, slots=True)
+class Difference:
+    """The agent's return minus a baseline's over paired samples (fractions: 0.01 = 1 %)."""
+
+    mean: float
+    error: float
+    """Standard error of the mean (NaN with fewer than two samples)."""
+    samples: int
+
+    @property
+    def t(self) -> float:
+        """mean / error; NaN when the error is zero or unknown (e.g. two identical accounts)."""
+        return self.mean / self.error if self.error > 0 else math.nan
+
+
+def _difference(samples: Sequence[float]) -> Difference:
+    mean, error = mean_and_error(samples)
+    return Difference(mean, error, len(samples))
+
+
+def paired_differences(agent: Sequence[Episode], baseline: Sequence[Episode]) -> dict[str, Difference]:
+    """``total_return``: agent minus baseline on each seed; ``daily_return``: on each session of each seed.
+    The episodes must be the same seeds in the same order, each with the same number of sessions."""
+    if [a.seed for a in agent] != [b.seed for b in baseline]:
+        raise ValueError("paired differences need the same seeds in the same order")
+    totals = [a.equity[-1] / a.equity[0] - b.equity[-1] / b.equity[0] for a, b in zip(agent, baseline, strict=True)]
+    daily = [
+        float(d)
+        for a, b in zip(agent, baseline, strict=True)
+        for d in daily_returns(a.equity) - daily_returns(b.equity)
+    ]
+    return {"total_return": _difference(totals), "daily_return": _difference(daily)}
+
+
+@dataclass(frozen=True, slots=True)
 class Evaluation:
-    """Every episode, and per policy each metric's mean and standard error over the seeds."""
+    """Every episode; per policy each metric's mean and standard error over the seeds; and the agent
+    against each baseline (:func:`paired_differences`)."""
 
     episodes: dict[str, list[Episode]]
     summary: dict[str, dict[str, tuple[float, float]]]
+    comparisons: dict[str, dict[str, Difference]]
 
 
 def evaluate(
@@ -130,7 +171,13 @@ def evaluate(
     for policy, runs in episodes.items():
         figures = [performance(run.equity, run.fills) for run in runs]
         summary[policy] = {metric: mean_and_error([f[metric] for f in figures]) for metric in METRICS}
-    return Evaluation(episodes, summary)
+    comparisons = {baseline: paired_differences(episodes["agent"], episodes[baseline]) for baseline in BASELINES}
+    return Evaluation(episodes, summary, comparisons)
+
+
+def _format_difference(name: str, difference: Difference, unit: str) -> str:
+    t = "n/a" if math.isnan(difference.t) else f"{difference.t:+.2f}"
+    return f"{name} {difference.mean * 100:+.3f}% ± {difference.error * 100:.3f}% (t {t}, {difference.samples} {unit})"
 
 
 def format_summary(evaluation: Evaluation) -> str:
@@ -145,4 +192,12 @@ def format_summary(evaluation: Evaluation) -> str:
             scale, unit = (100.0, "%") if metric in percent else (1.0, "")
             cells.append(f"{mean * scale:>12.3f}{unit} ± {error * scale:.3f}{unit}".rjust(24))
         lines.append(f"{metric:<18}" + "".join(cells))
+    lines.append("")
+    for baseline, difference in evaluation.comparisons.items():
+        lines.append(
+            f"agent - {baseline}: "
+            + _format_difference("total return", difference["total_return"], "seeds")
+            + "; "
+            + _format_difference("daily return", difference["daily_return"], "sessions")
+        )
     return "\n".join(lines)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -13,7 +15,7 @@ from tradingbot.config import load_settings
 from tradingbot.env.actions import HOLD
 from tradingbot.env.paper import EnvironmentConfig, PaperTradingEnvironment
 from tradingbot.env.vector import VectorEnvironment
-from tradingbot.evaluation import run_episode
+from tradingbot.evaluation import Episode, paired_differences, run_episode
 from tradingbot.market.simulator import MarketSimulator, SimulatorConfig
 from tradingbot.policies import RandomPolicy
 from tradingbot.pretrain import PRETRAIN_SEED_BASE, market_seeds
@@ -78,9 +80,26 @@ def test_evaluation_prints_each_policy_with_standard_errors(capsys):
     code = main(["evaluate", "--days", "1", "--seeds", "2", "--symbols", "SPY", "--steps-per-day", "30", *TINY])
     printed = capsys.readouterr().out
     assert code == 0 and "2 seeds x 1 sessions; agent: a fresh network, learning frozen" in printed
-    rows = {line.split()[0]: line for line in printed.splitlines()[2:]}
+    rows = {line.split()[0]: line for line in printed.splitlines()[2:] if line}
     assert set(rows) >= {"total_return", "sharpe", "sortino", "max_drawdown", "profit_factor", "fees_paid"}
     assert rows["fees_paid"].split()[4:7] == ["0.000", "±", "0.000"]  # hold pays nothing
+    assert "agent - hold: total return" in printed and "(t " in printed and "2 seeds" in printed
+    assert "agent - random: total return" in printed and "2 sessions)" in printed
+
+
+def test_the_agent_is_compared_with_a_baseline_seed_by_seed_and_session_by_session():
+    agent = [Episode("agent", 0, [100.0, 102.0, 103.02]), Episode("agent", 1, [100.0, 99.0, 99.0])]
+    hold = [Episode("hold", 0, [100.0, 100.0, 100.0]), Episode("hold", 1, [100.0, 100.0, 100.0])]
+    differences = paired_differences(agent, hold)
+    total = differences["total_return"]  # +3.02 % and -1 %: mean 1.01 %, s.d. 2.8426 %, error 2.01 %
+    assert total.samples == 2 and total.mean == pytest.approx(0.0101)
+    assert total.error == pytest.approx(0.0201) and total.t == pytest.approx(0.0101 / 0.0201)
+    daily = differences["daily_return"]  # +2 %, +1 %, -1 %, 0 %
+    assert daily.samples == 4 and daily.mean == pytest.approx(0.005)
+    assert daily.error == pytest.approx(np.std([0.02, 0.01, -0.01, 0.0], ddof=1) / 2)
+    assert math.isnan(paired_differences(hold, hold)["total_return"].t)  # identical accounts: no t
+    with pytest.raises(ValueError, match="same seeds"):
+        paired_differences(agent, hold[::-1])
 
 
 def test_an_online_episode_learns_and_stays_within_the_budget():
