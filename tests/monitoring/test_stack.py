@@ -56,6 +56,9 @@ def test_the_dashboard_ships_for_the_grafana_sidecar_and_is_provisioned(rendered
         "Training losses",
         "Market data freshness",
         "Decision latency",
+        "Risk budget",
+        "Premium at risk",
+        "Binding risk limit",
     } <= titles
     (provisioning,) = [m for n, m in maps.items() if n.startswith("grafana-provisioning")]
     datasources = yaml.safe_load(provisioning["data"]["datasources.yaml"])["datasources"]
@@ -113,6 +116,7 @@ def test_rules_pass_promtool_and_every_alert_has_a_unit_test(monitoring, promtoo
             "TradingBotCheckpointSavesFailing",
             "TradingBotS3MirrorBehind",
             "TradingBotJournalBlocked",
+            "TradingBotEntriesHalted",
             "TradingBotDrawdownHigh",
             "TradingBotDecisionLatencyHigh",
             "TradingBotOperatorDown",
