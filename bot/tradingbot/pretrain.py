@@ -47,7 +47,7 @@ class Progress:
     mean_reward: float
     """Mean reward per market step since the last report (percent of capital)."""
     trades_per_day: float
-    """Buys and sells per market per session since the start."""
+    """Buys and sells per market per session since the last report (as the reward: what the policy does now)."""
     last_update: TrainMetrics | None
 
 
@@ -99,6 +99,7 @@ def pretrain(
     started = last_report = time.perf_counter()
     rewards: list[float] = []
     last_update: TrainMetrics | None = None
+    reported_step = reported_trades = 0
     for step in range(1, steps + 1):
         _, result, metrics = learn_from_step(
             agent, buffer, observation, vector.action_mask(), vector.step, settings.update_frequency
@@ -108,18 +109,18 @@ def pretrain(
         last_update = metrics or last_update
         now = time.perf_counter()
         if now - last_report >= report_every_s or step == steps:
-            trades = sum(env.portfolio.trades for env in vector.environments) / envs
+            trades = sum(env.portfolio.trades for env in vector.environments)
             report(
                 Progress(
                     step=step,
                     steps_per_second=step * envs / (now - started),
                     mean_reward=float(np.mean(rewards)),
-                    trades_per_day=trades * settings.steps_per_day / step,
+                    trades_per_day=(trades - reported_trades) / envs * settings.steps_per_day / (step - reported_step),
                     last_update=last_update,
                 )
             )
             rewards.clear()
-            last_report = now
+            last_report, reported_step, reported_trades = now, step, trades
     checkpoint = Checkpoint(
         step=steps * envs,
         network=shape.as_dict(),
