@@ -71,6 +71,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluating.add_argument("--seeds", type=int, default=3, help="markets, seeds 0..N-1 (default 3)")
     evaluating.add_argument("--online", action="store_true", help="the agent keeps learning, as the bot does")
     evaluating.add_argument("--html", type=Path, help="also write the report page (charts) to this file")
+    evaluating.add_argument(
+        "--workers", type=int, default=1, help="episodes run at once, each in its own process (default 1)"
+    )
     reporting = commands.add_parser(
         "report",
         help="write an HTML report of a trade journal",
@@ -215,8 +218,8 @@ def run_pretrain(settings: Settings, args: argparse.Namespace) -> int:
 
 def run_evaluate(settings: Settings, args: argparse.Namespace) -> int:
     """``tradingbot evaluate``: the table on stdout; a refused argument or checkpoint on stderr."""
-    if args.days < 1 or args.seeds < 1:
-        print("tradingbot evaluate: --days and --seeds must be at least 1", file=sys.stderr)
+    if args.days < 1 or args.seeds < 1 or args.workers < 1:
+        print("tradingbot evaluate: --days, --seeds and --workers must be at least 1", file=sys.stderr)
         return 2
     weights = None
     if args.checkpoint is not None:
@@ -225,7 +228,7 @@ def run_evaluate(settings: Settings, args: argparse.Namespace) -> int:
         except CheckpointError as error:
             print(f"tradingbot evaluate: {error}", file=sys.stderr)
             return 2
-    evaluation = evaluate(settings, range(args.seeds), args.days, weights, args.online)
+    evaluation = evaluate(settings, range(args.seeds), args.days, weights, args.online, args.workers)
     learning = "learning online" if args.online else "learning frozen"
     source = args.checkpoint or "a fresh network"
     print(

@@ -13,9 +13,13 @@ of total return on each seed, and of return on each session, with their standard
 from __future__ import annotations
 
 import math
+import multiprocessing
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
+
+import torch
 
 from tradingbot.agent.agent import OptionsCLSTMPPOAgent
 from tradingbot.agent.buffer import ExperienceBuffer
@@ -160,13 +164,44 @@ class Evaluation:
     comparisons: dict[str, dict[str, Difference]]
 
 
+def _one_thread() -> None:
+    torch.set_num_threads(1)  # the workers share the cores
+
+
+def run_episodes(
+    settings: Settings,
+    jobs: Sequence[tuple[str, int]],
+    days: int,
+    weights: dict[str, Any] | None,
+    online: bool,
+    workers: int = 1,
+) -> list[Episode]:
+    """:func:`run_episode` for every (policy, seed) of ``jobs``, in order; with ``workers`` > 1 in that many
+    fresh processes at once (each with one torch thread). Every episode is seeded by its own policy and
+    seed alone, so the results do not depend on ``workers``."""
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    policies, seeds = [policy for policy, _ in jobs], [seed for _, seed in jobs]
+    if workers == 1 or len(jobs) == 1:
+        return [run_episode(settings, policy, seed, days, weights, online) for policy, seed in jobs]
+    context = multiprocessing.get_context("spawn")  # no forked torch or open sockets
+    with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context, initializer=_one_thread) as pool:
+        n = len(jobs)
+        return list(pool.map(run_episode, [settings] * n, policies, seeds, [days] * n, [weights] * n, [online] * n))
+
+
 def evaluate(
-    settings: Settings, seeds: Sequence[int], days: int, weights: dict[str, Any] | None, online: bool
+    settings: Settings,
+    seeds: Sequence[int],
+    days: int,
+    weights: dict[str, Any] | None,
+    online: bool,
+    workers: int = 1,
 ) -> Evaluation:
-    """Run every policy of :data:`POLICIES` on every seed."""
-    episodes = {
-        policy: [run_episode(settings, policy, seed, days, weights, online) for seed in seeds] for policy in POLICIES
-    }
+    """Run every policy of :data:`POLICIES` on every seed (``workers`` processes at once)."""
+    jobs = [(policy, seed) for policy in POLICIES for seed in seeds]
+    done = iter(run_episodes(settings, jobs, days, weights, online, workers))
+    episodes = {policy: [next(done) for _ in seeds] for policy in POLICIES}
     summary = {}
     for policy, runs in episodes.items():
         figures = [performance(run.equity, run.fills) for run in runs]

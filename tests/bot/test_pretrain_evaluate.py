@@ -15,7 +15,7 @@ from tradingbot.config import load_settings
 from tradingbot.env.actions import HOLD
 from tradingbot.env.paper import EnvironmentConfig, PaperTradingEnvironment
 from tradingbot.env.vector import VectorEnvironment
-from tradingbot.evaluation import Episode, paired_differences, run_episode
+from tradingbot.evaluation import Episode, evaluate, paired_differences, run_episode
 from tradingbot.market.simulator import MarketSimulator, SimulatorConfig
 from tradingbot.policies import RandomPolicy
 from tradingbot.pretrain import PRETRAIN_SEED_BASE, market_seeds
@@ -109,6 +109,21 @@ def test_an_online_episode_learns_and_stays_within_the_budget():
     assert episode.min_equity >= 0.8 * 100_000
 
 
+def test_evaluation_in_worker_processes_gives_the_same_episodes():
+    settings = load_settings({"SYMBOLS": "SPY", "STEPS_PER_DAY": "30", "HOLD_PRIOR": "0", **TINY_ENV})
+    serial = evaluate(settings, [0, 1], 2, None, online=False)
+    parallel = evaluate(settings, [0, 1], 2, None, online=False, workers=2)
+    assert any(e.fills for e in serial.episodes["agent"])  # the agent traded
+    for policy, episodes in serial.episodes.items():
+        again = parallel.episodes[policy]
+        assert [e.seed for e in again] == [0, 1]
+        assert [e.equity for e in again] == [e.equity for e in episodes], policy
+        assert [e.fills for e in again] == [e.fills for e in episodes], policy
+    assert parallel.summary == serial.summary
+
+
 def test_evaluation_refuses_a_missing_checkpoint(tmp_path, capsys):
     assert main(["evaluate", "--checkpoint", str(tmp_path / "none.pt"), "--days", "1"]) == 2
     assert "not a checkpoint" in capsys.readouterr().err
+    assert main(["evaluate", "--days", "1", "--workers", "0"]) == 2
+    assert "--workers must be at least 1" in capsys.readouterr().err
