@@ -70,6 +70,7 @@ bench: $(VENV)/.test
 	$(PY) bench/operator_reconcile.py
 	$(PY) bench/ingest.py
 	$(PY) bench/journal.py
+	$(PY) bench/edge_bound.py
 
 images:
 	$(ENGINE) build -f Dockerfile.bot --build-arg BASE_IMAGE=$(BASE_IMAGE) --build-arg TORCH=$(TORCH) \

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import math
 import multiprocessing
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -164,8 +166,24 @@ class Evaluation:
     comparisons: dict[str, dict[str, Difference]]
 
 
+SINGLE_THREADED = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+"""What a worker process inherits so its numpy and torch use one thread (read once, when they load)."""
+
+
 def _one_thread() -> None:
     torch.set_num_threads(1)  # the workers share the cores
+
+
+@contextmanager
+def _single_threaded_children() -> Iterator[None]:
+    """Processes started inside inherit :data:`SINGLE_THREADED` set to 1 (unless set already)."""
+    added = [name for name in SINGLE_THREADED if name not in os.environ]
+    os.environ.update(dict.fromkeys(added, "1"))
+    try:
+        yield
+    finally:
+        for name in added:
+            del os.environ[name]
 
 
 def run_episodes(
@@ -177,7 +195,7 @@ def run_episodes(
     workers: int = 1,
 ) -> list[Episode]:
     """:func:`run_episode` for every (policy, seed) of ``jobs``, in order; with ``workers`` > 1 in that many
-    fresh processes at once (each with one torch thread). Every episode is seeded by its own policy and
+    fresh processes at once (each with one thread for torch and numpy). Every episode is seeded by its own policy and
     seed alone, so the results do not depend on ``workers``."""
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
@@ -185,8 +203,11 @@ def run_episodes(
     if workers == 1 or len(jobs) == 1:
         return [run_episode(settings, policy, seed, days, weights, online) for policy, seed in jobs]
     context = multiprocessing.get_context("spawn")  # no forked torch or open sockets
-    with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context, initializer=_one_thread) as pool:
-        n = len(jobs)
+    n = len(jobs)
+    with (
+        _single_threaded_children(),  # several BLAS threads per worker would fight over the cores
+        ProcessPoolExecutor(min(workers, n), mp_context=context, initializer=_one_thread) as pool,
+    ):
         return list(pool.map(run_episode, [settings] * n, policies, seeds, [days] * n, [weights] * n, [online] * n))
 
 
