@@ -37,6 +37,7 @@ from tradingbot.market.simulator import PRESETS, MarketSimulator, SimulatorConfi
 from tradingbot.market.types import BoolArray
 from tradingbot.performance import METRICS, daily_returns, mean_and_error, performance
 from tradingbot.policies import make_policy
+from tradingbot_contract import env
 
 POLICIES = ("agent", "hold", "random")
 BASELINES = POLICIES[1:]
@@ -166,24 +167,21 @@ class Evaluation:
     comparisons: dict[str, dict[str, Difference]]
 
 
-SINGLE_THREADED = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-"""What a worker process inherits so its numpy and torch use one thread (read once, when they load)."""
-
-
 def _one_thread() -> None:
     torch.set_num_threads(1)  # the workers share the cores
 
 
 @contextmanager
 def _single_threaded_children() -> Iterator[None]:
-    """Processes started inside inherit :data:`SINGLE_THREADED` set to 1 (unless set already)."""
-    added = [name for name in SINGLE_THREADED if name not in os.environ]
-    os.environ.update(dict.fromkeys(added, "1"))
+    """Processes started inside inherit the contract's ``NUMERIC_LIBRARY_VARIABLES`` (one OpenMP, OpenBLAS
+    and MKL thread, as in the bot's pod), except those the caller set; they are removed again after."""
+    added = {name: value for name, value in env.NUMERIC_LIBRARY_VARIABLES.items() if name not in os.environ}
+    os.environ.update(added)
     try:
         yield
     finally:
         for name in added:
-            del os.environ[name]
+            os.environ.pop(name, None)
 
 
 def run_episodes(
