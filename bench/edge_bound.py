@@ -17,17 +17,16 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import statistics
 
 import numpy as np
 import numpy.typing as npt
 
-from tradingbot.app import environment_config
 from tradingbot.config import load_settings
 from tradingbot.env.actions import ACTIONS, HOLD
 from tradingbot.env.paper import PaperTradingEnvironment
+from tradingbot.evaluation import difference, market_environment
 from tradingbot.market.profiles import profile_for
-from tradingbot.market.simulator import PRESETS, SMALL_EDGE, TRADING_DAYS_PER_YEAR, MarketSimulator, SimulatorConfig
+from tradingbot.market.simulator import SMALL_EDGE, TRADING_DAYS_PER_YEAR, MarketSimulator, SimulatorConfig
 
 PRESET = "small-edge"
 SYMBOLS = ("SPY", "QQQ")
@@ -39,9 +38,9 @@ CALL, PUT, CLOSE_ALL = (
 def informed_return(seed: int, days: int, threshold: float) -> tuple[float, int]:
     """Total return (fraction) and trades of the informed trader over ``days`` sessions of ``seed``'s market;
     ``hold`` on the same market returns exactly 0 (it never trades and cash earns nothing)."""
-    settings = load_settings({"MARKET_PRESET": PRESET, "SYMBOLS": ",".join(SYMBOLS)})
-    simulator = MarketSimulator(SimulatorConfig(SYMBOLS, seed=seed, **PRESETS[PRESET]))
-    env = PaperTradingEnvironment(simulator, environment_config(settings))
+    env = market_environment(load_settings({"MARKET_PRESET": PRESET, "SYMBOLS": ",".join(SYMBOLS)}), seed)
+    simulator = env.source
+    assert isinstance(simulator, MarketSimulator)
     opening, sessions, trades = env.portfolio.value, 0, 0
     while sessions < days:
         richness = float(simulator.state_dict()["richness"])
@@ -95,14 +94,14 @@ def main() -> None:
         total, trades = informed_return(seed, args.days, args.threshold)
         returns.append(total)
         print(f"seed {seed}: informed {total:+.2%} ({trades} fills), hold +0.00%", flush=True)
-    mean, error = statistics.fmean(returns), statistics.stdev(returns) / math.sqrt(len(returns))
+    gain = difference(returns)  # hold returns exactly 0 on every seed
     bound = signal_bound(args.days, args.seeds)
-    print(f"informed - hold: {mean:+.2%} ± {error:.2%} over {args.seeds} seeds (t {mean / error:+.2f})")
+    print(f"informed - hold: {gain.mean:+.2%} ± {gain.error:.2%} over {args.seeds} seeds (t {gain.t:+.2f})")
     print(
         f"signal: information ratio {bound['information_ratio_a_year']} a year, expected t "
         f"{bound['expected_t']} over {args.seeds} x {args.days} sessions for a perfect cost-free trader"
     )
-    result = {"mean": round(mean, 4), "error": round(error, 4), "t": round(mean / error, 2), "returns": returns}
+    result = {"mean": round(gain.mean, 4), "error": round(gain.error, 4), "t": round(gain.t, 2), "returns": returns}
     print(
         json.dumps({"bench": "edge_bound", "preset": PRESET, "days": args.days, "informed_minus_hold": result, **bound})
     )

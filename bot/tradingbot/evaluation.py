@@ -57,7 +57,9 @@ class Episode:
     """The lowest equity seen after any step, USD."""
 
 
-def _market(settings: Settings, seed: int) -> PaperTradingEnvironment:
+def market_environment(settings: Settings, seed: int) -> PaperTradingEnvironment:
+    """The paper-trading environment of ``settings`` on the simulated market of ``seed`` (its preset,
+    symbols and session length), as every policy of an evaluation trades it."""
     source = MarketSimulator(
         SimulatorConfig(
             symbols=settings.symbols,
@@ -109,7 +111,7 @@ def run_episode(
 ) -> Episode:
     """Trade ``policy`` for ``days`` sessions on the market of ``seed``; ``weights`` seed the agent (a
     checkpoint's agent state; ``None``: a fresh network, as ``make run`` starts)."""
-    env = _market(settings, seed)
+    env = market_environment(settings, seed)
     episode = Episode(policy, seed, [env.portfolio.value], min_equity=env.portfolio.value)
     step = _stepper(settings, episode, env, weights, online)
     observation = env.observation()
@@ -138,7 +140,8 @@ class Difference:
         return self.mean / self.error if self.error > 0 else math.nan
 
 
-def _difference(samples: Sequence[float]) -> Difference:
+def difference(samples: Sequence[float]) -> Difference:
+    """The mean of paired differences (fractions) with its standard error."""
     mean, error = mean_and_error(samples)
     return Difference(mean, error, len(samples))
 
@@ -154,7 +157,7 @@ def paired_differences(agent: Sequence[Episode], baseline: Sequence[Episode]) ->
         for a, b in zip(agent, baseline, strict=True)
         for d in daily_returns(a.equity) - daily_returns(b.equity)
     ]
-    return {"total_return": _difference(totals), "daily_return": _difference(daily)}
+    return {"total_return": difference(totals), "daily_return": difference(daily)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,9 +200,9 @@ def run_episodes(
     seed alone, so the results do not depend on ``workers``."""
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
-    policies, seeds = [policy for policy, _ in jobs], [seed for _, seed in jobs]
     if workers == 1 or len(jobs) == 1:
         return [run_episode(settings, policy, seed, days, weights, online) for policy, seed in jobs]
+    policies, seeds = [policy for policy, _ in jobs], [seed for _, seed in jobs]
     context = multiprocessing.get_context("spawn")  # no forked torch or open sockets
     n = len(jobs)
     with (
