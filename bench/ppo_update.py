@@ -5,8 +5,9 @@ Same sizes (LSTM 256, one layer, 128-unit MLP), same rollout length (100 steps o
 4 epochs of 4 minibatches on every side, no KL early stop, float32, same torch. Each update trains on a
 freshly collected rollout and only the update is timed; the sides take turns update by update (the
 order alternating), after one warm-up update each. Our rollouts cross the 16:00 close as the bot's do
-(the training sequences are cut there, more and shorter ones), so the mean over all updates shows what the
-median would hide. Samples per second = rollout steps x epochs / update time; ratio = ours / peer (higher is better).
+(the training sequences are cut there, more and shorter ones), so the mean over all updates shows what
+the median would hide. Samples per second = rollout steps x epochs / update time; ratio = ours / peer
+(higher is better).
 
     python bench/ppo_update.py [--updates 24] [--threads 1]
 """

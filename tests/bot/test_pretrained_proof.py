@@ -41,6 +41,7 @@ def _pretrained(settings: Settings, out: Path) -> dict[str, Any]:
 
 
 def _assert_above_the_floors(settings: Settings, episode: Episode) -> None:
+    """Every session was traded, and equity never fell below 75 % of the capital nor the capital floor."""
     capital = settings.initial_capital
     assert len(episode.equity) == SESSIONS + 1
     assert episode.min_equity >= 0.75 * capital, episode.seed
