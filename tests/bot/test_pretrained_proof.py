@@ -27,7 +27,7 @@ from tradingbot.config import Settings, load_settings
 from tradingbot.evaluation import Episode, evaluate, run_episodes
 from tradingbot.pretrain import pretrain
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 
 MARKETS, STEPS = 8, 7800
 """The pre-training budget: 8 markets x 20 sessions of 390 steps."""
@@ -41,7 +41,7 @@ def _pretrained(settings: Settings, out: Path) -> dict[str, Any]:
 
 
 def _assert_above_the_floors(settings: Settings, episode: Episode) -> None:
-    """Every session was traded, and equity never fell below 75 % of the capital nor the capital floor."""
+    """Every session ran, and equity never fell below 75 % of the capital nor the capital floor."""
     capital = settings.initial_capital
     assert len(episode.equity) == SESSIONS + 1
     assert episode.min_equity >= 0.75 * capital, episode.seed
