@@ -15,7 +15,7 @@ from tradingbot.agent.network import NetworkConfig
 from tradingbot.env.actions import NUM_ACTIONS
 from tradingbot.env.observation import OBSERVATION_SIZE
 from tradingbot.env.paper import EnvironmentConfig, PaperTradingEnvironment
-from tradingbot.market.simulator import MarketSimulator, SimulatorConfig
+from tradingbot.market.sim.simulator import MarketSimulator, SimulatorConfig
 
 DEFAULT_NETWORK = NetworkConfig(OBSERVATION_SIZE)
 """Our defaults: feature LSTM 128, MLP 128-128, policy LSTM 256, window 30."""

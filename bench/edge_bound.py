@@ -24,9 +24,9 @@ import numpy.typing as npt
 from tradingbot.config import load_settings
 from tradingbot.env.actions import ACTIONS, HOLD
 from tradingbot.env.paper import PaperTradingEnvironment
-from tradingbot.evaluation import difference, market_environment
-from tradingbot.market.profiles import profile_for
-from tradingbot.market.simulator import SMALL_EDGE, TRADING_DAYS_PER_YEAR, MarketSimulator, SimulatorConfig
+from tradingbot.market.sim.profiles import profile_for
+from tradingbot.market.sim.simulator import SMALL_EDGE, TRADING_DAYS_PER_YEAR, MarketSimulator, SimulatorConfig
+from tradingbot.offline.evaluation import difference, market_environment
 
 PRESET = "small-edge"
 SYMBOLS = ("SPY", "QQQ")

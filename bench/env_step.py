@@ -26,9 +26,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from tradingbot.baselines import HoldPolicy, Policy, RandomPolicy
 from tradingbot.env.paper import EnvironmentConfig, PaperTradingEnvironment
-from tradingbot.market.simulator import MarketSimulator, SimulatorConfig
-from tradingbot.policies import HoldPolicy, Policy, RandomPolicy
+from tradingbot.market.sim.simulator import MarketSimulator, SimulatorConfig
 
 CASES = {
     "1_symbol": ("SPY",),

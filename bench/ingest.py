@@ -87,7 +87,7 @@ def build_frames(events: int, batch: int, seed: int = 7) -> tuple[list[str], int
 
 
 def serve(prebuilt: bytes, ready: threading.Event, port_box: list[int], stop: threading.Event) -> None:
-    from tradingbot.market.massive_server import MarketServer
+    from tradingbot.market.massive.server import MarketServer
 
     async def main() -> None:
         async with MarketServer(None, {KEY}, prebuilt=prebuilt) as server:
@@ -122,7 +122,7 @@ def run_client(kind: str, port: int, events: int, batch: int, trades: int) -> di
 
 # -- the clients, each in its own process ---------------------------------------------------------------
 async def client_ours(port: int, events: int) -> dict:
-    from tradingbot.market.massive_stream import ClusterConnection, FeedState, StreamConfig
+    from tradingbot.market.massive.stream import ClusterConnection, FeedState, StreamConfig
 
     state = FeedState()
     state.subscribe(SYMBOLS)  # as the bot does: every event is checked against the subscriptions
@@ -226,7 +226,7 @@ def main() -> None:
         client_main(args)
         return
     sys.path.insert(0, str(ROOT / "bot"))
-    from tradingbot.market.massive_server import websocket_frames
+    from tradingbot.market.massive.server import websocket_frames
 
     results: dict[str, dict] = {}
     for batch in (int(b) for b in args.batches.split(",")):

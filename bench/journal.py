@@ -29,12 +29,12 @@ from tradingbot.books.journal import open_journal
 from tradingbot.env.actions import NUM_ACTIONS
 from tradingbot.env.observation import OBSERVATION_SIZE
 from tradingbot.env.paper import EnvironmentConfig, PaperTradingEnvironment
-from tradingbot.learning import LearningTrader
-from tradingbot.market.simulator import MarketSimulator, SimulatorConfig
+from tradingbot.market.sim.simulator import MarketSimulator, SimulatorConfig
+from tradingbot.trader import LearningTrader
 
 WARMUP = 100
 PUBLISH_INTERVAL_S = 0.25
-"""As tradingbot.loop: how often the loop commits the journal and reports."""
+"""As tradingbot.service.loop: how often the loop commits the journal and reports."""
 
 
 def run(steps: int, symbols: tuple[str, ...], directory: Path | None) -> tuple[float, int]:

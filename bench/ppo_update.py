@@ -29,7 +29,7 @@ from tradingbot.agent.buffer import ExperienceBuffer
 from tradingbot.agent.ppo import PPOConfig
 from tradingbot.env.actions import NUM_ACTIONS
 from tradingbot.env.observation import OBSERVATION_SIZE
-from tradingbot.learning import LearningTrader
+from tradingbot.trader import LearningTrader
 
 ROLLOUT = 100
 EPOCHS = 4

@@ -49,7 +49,7 @@ from tradingbot.env.actions import NUM_ACTIONS
 from tradingbot.env.observation import OBSERVATION_SIZE
 from tradingbot.env.paper import StepResult
 from tradingbot.env.vector import VectorEnvironment
-from tradingbot.learning import learn_from_step
+from tradingbot.trader import learn_from_step
 
 ROLLOUT = 100
 """Steps per market per PPO update."""

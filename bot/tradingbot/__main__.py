@@ -14,23 +14,24 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from tradingbot import __version__, trading_report
+from tradingbot import __version__
 from tradingbot.agent.checkpoint import CheckpointError, CheckpointIncompatibleError, CheckpointWriteError, load_weights
-from tradingbot.app import build_trader, network_config
 from tradingbot.books.history import print_trades
 from tradingbot.books.journal import JournalError
+from tradingbot.build import build_trader, network_config
 from tradingbot.config import Settings, SettingsError, load_settings, setting_sources
-from tradingbot.evaluation import evaluate, format_summary
-from tradingbot.learning import Trader
-from tradingbot.loop import run_bot
-from tradingbot.market import report as market_report
 from tradingbot.market.clock import eastern
-from tradingbot.market.massive_server import MarketServer, recorded_frames
-from tradingbot.market.massive_source import FeedError
-from tradingbot.market.simulator import MarketSimulator, SimulatorConfig
-from tradingbot.pretrain import Progress, pretrain
-from tradingbot.redaction import redact_logs
-from tradingbot.server import ServerStartError
+from tradingbot.market.massive.live import FeedError
+from tradingbot.market.massive.server import MarketServer, recorded_frames
+from tradingbot.market.sim.simulator import MarketSimulator, SimulatorConfig
+from tradingbot.offline.evaluation import evaluate, format_summary
+from tradingbot.offline.pretrain import Progress, pretrain
+from tradingbot.reports import market as market_report
+from tradingbot.reports import trading as trading_report
+from tradingbot.service.loop import run_bot
+from tradingbot.service.redaction import redact_logs
+from tradingbot.service.server import ServerStartError
+from tradingbot.trader import Trader
 from tradingbot_contract import env
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tradingbot.config import load_settings
-from tradingbot.evaluation import run_episode
+from tradingbot.offline.evaluation import run_episode
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 

@@ -14,12 +14,12 @@ from tradingbot.agent.agent import OptionsCLSTMPPOAgent
 from tradingbot.agent.buffer import ExperienceBuffer
 from tradingbot.agent.network import NetworkConfig
 from tradingbot.agent.ppo import PPOConfig
+from tradingbot.baselines import HoldPolicy, RandomPolicy
 from tradingbot.env.observation import OBSERVATION_SIZE
 from tradingbot.env.paper import EnvironmentConfig, PaperTradingEnvironment
 from tradingbot.env.risk import RiskLimits
-from tradingbot.learning import LearningTrader
-from tradingbot.market.simulator import PRESETS, MarketSimulator, SimulatorConfig
-from tradingbot.policies import HoldPolicy, RandomPolicy
+from tradingbot.market.sim.simulator import PRESETS, MarketSimulator, SimulatorConfig
+from tradingbot.trader import LearningTrader
 
 STEPS_PER_DAY = 26
 TRAIN_STEPS = 12_000

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from tradingbot.env.portfolio import Fill
-from tradingbot.performance import daily_returns, max_drawdown, mean_and_error, performance
+from tradingbot.reports.performance import daily_returns, max_drawdown, mean_and_error, performance
 
 
 def close(realized: float, kind: str = "sell") -> Fill:

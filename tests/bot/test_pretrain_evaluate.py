@@ -11,15 +11,15 @@ import torch
 
 from tradingbot.__main__ import main
 from tradingbot.agent.checkpoint import newest_valid
-from tradingbot.app import build_trader
+from tradingbot.baselines import RandomPolicy
+from tradingbot.build import build_trader
 from tradingbot.config import load_settings
 from tradingbot.env.actions import HOLD
 from tradingbot.env.paper import EnvironmentConfig, PaperTradingEnvironment
 from tradingbot.env.vector import VectorEnvironment
-from tradingbot.evaluation import Episode, evaluate, paired_differences, run_episode
-from tradingbot.market.simulator import MarketSimulator, SimulatorConfig
-from tradingbot.policies import RandomPolicy
-from tradingbot.pretrain import PRETRAIN_SEED_BASE, market_seeds
+from tradingbot.market.sim.simulator import MarketSimulator, SimulatorConfig
+from tradingbot.offline.evaluation import Episode, evaluate, paired_differences, run_episode
+from tradingbot.offline.pretrain import PRETRAIN_SEED_BASE, market_seeds
 
 TINY = ["--feature-hidden", "8", "--mlp-hidden", "8", "--policy-hidden", "8", "--window", "5"]
 TINY_ENV = {"FEATURE_HIDDEN": "8", "MLP_HIDDEN": "8", "POLICY_HIDDEN": "8", "SEQUENCE_WINDOW": "5"}

@@ -22,10 +22,10 @@ from typing import Any
 import pytest
 
 from tradingbot.agent.checkpoint import load_weights
-from tradingbot.app import network_config
+from tradingbot.build import network_config
 from tradingbot.config import Settings, load_settings
-from tradingbot.evaluation import Episode, evaluate, run_episodes
-from tradingbot.pretrain import pretrain
+from tradingbot.offline.evaluation import Episode, evaluate, run_episodes
+from tradingbot.offline.pretrain import pretrain
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 

@@ -10,12 +10,12 @@ import numpy as np
 
 from png import read_png
 from tradingbot.__main__ import main
+from tradingbot.baselines import RandomPolicy
 from tradingbot.books.bookkeeper import Bookkeeper
 from tradingbot.books.journal import open_journal
 from tradingbot.env.paper import EnvironmentConfig, PaperTradingEnvironment
 from tradingbot.env.risk import RiskLimits
-from tradingbot.market.simulator import MarketSimulator, SimulatorConfig
-from tradingbot.policies import RandomPolicy
+from tradingbot.market.sim.simulator import MarketSimulator, SimulatorConfig
 
 BLUE, RED = (0x1F, 0x77, 0xB4), (0xD6, 0x27, 0x28)
 """The first two chart colours."""

@@ -18,9 +18,9 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from tradingbot.agent.checkpoint import checkpoint_name
 from tradingbot.config import load_settings
-from tradingbot.metrics import BotMetrics
-from tradingbot.server import make_app
-from tradingbot.status import BotStatus, health, public_settings, readiness
+from tradingbot.service.metrics import BotMetrics
+from tradingbot.service.server import make_app
+from tradingbot.service.status import BotStatus, health, public_settings, readiness
 
 SECRETS = {"S3_ACCESS_KEY": "AKIATESTLEAKCHECK001", "S3_SECRET_KEY": "tOpSeCrEt/ValueThatMustNotLeak42"}
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from tradingbot.app import build_trader
+from tradingbot.build import build_trader
 from tradingbot.config import Settings, load_settings, setting_sources
-from tradingbot.metrics import BotMetrics
-from tradingbot.server import make_app
-from tradingbot.status import BotStatus, status_document
+from tradingbot.service.metrics import BotMetrics
+from tradingbot.service.server import make_app
+from tradingbot.service.status import BotStatus, status_document
 from tradingbot_operator import builders
 from tradingbot_operator import identity as ids
 from tradingbot_operator.botstatus import parse_status

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from tradingbot.app import build_trader
+from tradingbot.build import build_trader
 from tradingbot.config import load_settings
-from tradingbot.status import status_document
+from tradingbot.service.status import status_document
 from tradingbot_contract import status as contract
 from tradingbot_operator.botstatus import UnknownSchemaError, parse_status
 

@@ -10,8 +10,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from tradingbot.market.clock import eastern
-from tradingbot.market.massive_server import Faults, MarketServer
-from tradingbot.market.simulator import MarketSimulator, SimulatorConfig
+from tradingbot.market.massive.server import Faults, MarketServer
+from tradingbot.market.sim.simulator import MarketSimulator, SimulatorConfig
 
 KEY = "hostile-test-key"
 T = TypeVar("T")

@@ -51,7 +51,7 @@ from tradingbot.env.risk import Exposure, RiskLimits, RiskManager, RiskState, Si
 from tradingbot.market.clock import SESSION_MINUTES, eastern, session_close_ms, session_minute
 from tradingbot.market.pricing import intrinsic_value
 from tradingbot.market.quality import DataRules, SpreadLimit, quote_problem, staleness
-from tradingbot.market.simulator import TRADING_DAYS_PER_YEAR
+from tradingbot.market.sim.simulator import TRADING_DAYS_PER_YEAR
 from tradingbot.market.source import MarketSource
 from tradingbot.market.types import BoolArray, MarketSnapshot, OptionChain
 

@@ -6,7 +6,7 @@ vega per one volatility point (0.01 of implied volatility).
 
 The streamed event types (quotes, trades, aggregates, status) are msgspec Structs that carry their
 wire names (``sym``, ``bp``, ``ap``, …) and ``ev`` tags, so a Massive frame decodes straight from bytes
-into them (see :mod:`tradingbot.market.massive_wire`); the constraints below apply to that decoding.
+into them (see :mod:`tradingbot.market.massive.wire`); the constraints below apply to that decoding.
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ from tradingbot.agent.network import NetworkConfig
 from tradingbot.agent.ppo import PPOConfig
 from tradingbot.env.observation import OBSERVATION_SIZE
 from tradingbot.env.paper import EnvironmentConfig, PaperTradingEnvironment
-from tradingbot.learning import LearningTrader
-from tradingbot.market.simulator import MarketSimulator, SimulatorConfig
+from tradingbot.market.sim.simulator import MarketSimulator, SimulatorConfig
+from tradingbot.trader import LearningTrader
 
 SMALL = NetworkConfig(OBSERVATION_SIZE, feature_hidden=16, mlp_hidden=16, policy_hidden=24, window=8)
 

@@ -21,10 +21,10 @@ from tradingbot.agent.checkpoint import (
 )
 from tradingbot.agent.checkpoint_store import CheckpointStore
 from tradingbot.agent.network import NetworkConfig
-from tradingbot.app import build_trader
+from tradingbot.build import build_trader
 from tradingbot.config import load_settings
 from tradingbot.env.portfolio import FeeSchedule, Portfolio
-from tradingbot.market.simulator import MarketSimulator, SimulatorConfig
+from tradingbot.market.sim.simulator import MarketSimulator, SimulatorConfig
 
 
 def saved_trader(small_trader, tmp_path, steps=30, **kwargs):

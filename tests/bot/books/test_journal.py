@@ -16,7 +16,7 @@ from tradingbot.books.urls import redact_url
 from tradingbot.env.paper import EnvironmentConfig, PaperTradingEnvironment
 from tradingbot.env.portfolio import FeeSchedule, Fill, Portfolio
 from tradingbot.env.risk import RiskState
-from tradingbot.market.simulator import MarketSimulator, SimulatorConfig
+from tradingbot.market.sim.simulator import MarketSimulator, SimulatorConfig
 
 FEES = FeeSchedule(0.65, 0.05)
 

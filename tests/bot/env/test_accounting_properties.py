@@ -17,7 +17,7 @@ from tradingbot.env.actions import NUM_ACTIONS
 from tradingbot.env.paper import EnvironmentConfig, PaperTradingEnvironment
 from tradingbot.env.portfolio import FeeSchedule, Portfolio
 from tradingbot.market.clock import session_close_ms
-from tradingbot.market.simulator import MarketSimulator, SimulatorConfig
+from tradingbot.market.sim.simulator import MarketSimulator, SimulatorConfig
 
 SYMBOLS = ("SPY", "QQQ")
 TOL = 1e-6

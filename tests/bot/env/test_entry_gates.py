@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from tradingbot.control import POLL_INTERVAL_S, SuspendSwitch
 from tradingbot.env.actions import ACTION_NAMES, BUY_ACTIONS, CLOSE_ACTIONS
 from tradingbot.env.paper import EnvironmentConfig, PaperTradingEnvironment
 from tradingbot.env.risk import RiskLimits
+from tradingbot.service.control import POLL_INTERVAL_S, SuspendSwitch
 
 BUY = ACTION_NAMES.index("buy_call_atm_1w")
 CLOSE_ALL = ACTION_NAMES.index("close_all")

@@ -18,7 +18,7 @@ from tradingbot.env.reward import step_reward
 from tradingbot.env.risk import RiskLimits
 from tradingbot.market.clock import eastern
 from tradingbot.market.quality import DataRules
-from tradingbot.market.simulator import MarketSimulator, SimulatorConfig
+from tradingbot.market.sim.simulator import MarketSimulator, SimulatorConfig
 
 BUY_ATM_CALL_1W = ACTION_NAMES.index("buy_call_atm_1w")
 CLOSE_ALL = ACTION_NAMES.index("close_all")

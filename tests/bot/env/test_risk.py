@@ -24,7 +24,7 @@ from tradingbot.env.risk import (
     RiskManager,
     RiskState,
 )
-from tradingbot.market.simulator import PRESETS, MarketSimulator, SimulatorConfig
+from tradingbot.market.sim.simulator import PRESETS, MarketSimulator, SimulatorConfig
 
 BUY = ACTION_NAMES.index("buy_call_atm_1w")
 BUY_OTHER = ACTION_NAMES.index("buy_put_atm_1w")

@@ -13,7 +13,7 @@ import math
 
 import pytest
 
-from tradingbot.market.calibration import TARGETS, Band, measure, targets_for
+from tradingbot.market.sim.calibration import TARGETS, Band, measure, targets_for
 
 SYMBOLS = ("SPY", "QQQ", "AAPL", "XYZ")
 DAYS = 1500

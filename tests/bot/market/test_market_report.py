@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from tradingbot.__main__ import main
-from tradingbot.market.calibration import TARGETS
+from tradingbot.market.sim.calibration import TARGETS
 
 
 def test_the_report_prints_every_statistic_with_its_band_and_writes_the_charts(tmp_path, capsys):

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from tradingbot.env.paper import EnvironmentConfig, PaperTradingEnvironment
-from tradingbot.market.massive_chain import build_chain, implied_volatility, nearest_contracts, parse_snapshot
-from tradingbot.market.massive_rest import MassiveRest, MassiveRestError, RestConfig
-from tradingbot.market.massive_server import MarketServer
+from tradingbot.market.massive.chain import build_chain, implied_volatility, nearest_contracts, parse_snapshot
+from tradingbot.market.massive.rest import MassiveRest, MassiveRestError, RestConfig
+from tradingbot.market.massive.server import MarketServer
 from tradingbot.market.pricing import black_scholes
-from tradingbot.market.simulator import MarketSimulator, SimulatorConfig
+from tradingbot.market.sim.simulator import MarketSimulator, SimulatorConfig
 from tradingbot.market.types import OptionQuote
 
 KEY = "rest-key-3e1"

@@ -13,10 +13,10 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from tradingbot.market.massive_server import MarketServer, recorded_frames
-from tradingbot.market.massive_stream import FeedState, MassiveAuthError, MassiveRealtimeStream, StreamConfig
-from tradingbot.market.recording import Recorder
-from tradingbot.market.simulator import MarketSimulator, SimulatorConfig
+from tradingbot.market.massive.recording import Recorder
+from tradingbot.market.massive.server import MarketServer, recorded_frames
+from tradingbot.market.massive.stream import FeedState, MassiveAuthError, MassiveRealtimeStream, StreamConfig
+from tradingbot.market.sim.simulator import MarketSimulator, SimulatorConfig
 from tradingbot.market.types import OptionTrade
 
 KEY = "test-key-4f9c2e"

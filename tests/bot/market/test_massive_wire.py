@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tradingbot.market.massive_wire import FrameDecoder
+from tradingbot.market.massive.wire import FrameDecoder
 from tradingbot.market.types import MinuteAggregate, OptionQuote, OptionTrade, Status, StockQuote, StockTrade
 
 STOCK_QUOTE = (

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from tradingbot.market.clock import eastern, session_close_ms
-from tradingbot.market.expiries import listed_expiries, third_friday, trading_days_after, variance_days
 from tradingbot.market.occ import format_occ
-from tradingbot.market.profiles import GENERIC, SPY
-from tradingbot.market.quoting import option_quotes, stress_factor, time_of_day_factor
-from tradingbot.market.simulator import MarketSimulator, SimulatorConfig
+from tradingbot.market.sim.expiries import listed_expiries, third_friday, trading_days_after, variance_days
+from tradingbot.market.sim.profiles import GENERIC, SPY
+from tradingbot.market.sim.quoting import option_quotes, stress_factor, time_of_day_factor
+from tradingbot.market.sim.simulator import MarketSimulator, SimulatorConfig
 
 
 def stream(config: SimulatorConfig, steps: int):

@@ -1,6 +1,6 @@
 """``tradingbot market-report``: the simulated market's statistics beside their targets, and its charts.
 
-The text report prints, per symbol, each statistic of :mod:`tradingbot.market.calibration`, its target
+The text report prints, per symbol, each statistic of :mod:`tradingbot.market.sim.calibration`, its target
 band and whether it holds. ``--html FILE`` also writes a self-contained page (inline SVG, no scripts)
 with the daily return distribution against a normal of the same variance, the implied-volatility term
 structure (median, calm and stressed days), the skew by tenor (25-delta put, ATM, 25-delta call) and
@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from tradingbot.charts import Series, page, svg_chart
-from tradingbot.market.calibration import Sample, nearest_surface, statistics, targets_for
-from tradingbot.market.calibration import sample as sample_market
 from tradingbot.market.clock import eastern
-from tradingbot.market.simulator import PRESETS
+from tradingbot.market.sim.calibration import Sample, nearest_surface, statistics, targets_for
+from tradingbot.market.sim.calibration import sample as sample_market
+from tradingbot.market.sim.simulator import PRESETS
+from tradingbot.reports.charts import Series, page, svg_chart
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from tradingbot.env.portfolio import Fill
-from tradingbot.market.simulator import TRADING_DAYS_PER_YEAR
+from tradingbot.market.sim.simulator import TRADING_DAYS_PER_YEAR
 
 METRICS = (
     "total_return",

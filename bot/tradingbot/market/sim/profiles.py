@@ -1,7 +1,7 @@
 """How each simulated underlying behaves: volatility, jumps, dividends, option pricing and quoting.
 
 A profile holds the parameters the simulator draws one underlying from; the figures are chosen so
-that the statistics :mod:`tradingbot.market.calibration` measures land inside their published target
+that the statistics :mod:`tradingbot.market.sim.calibration` measures land inside their published target
 bands (``docs/market-calibration.md`` gives the sources). SPY, QQQ and AAPL have their own profiles;
 any other ticker gets :data:`GENERIC`, a liquid single name, at a deterministic price.
 

@@ -16,8 +16,8 @@ from tradingbot.books.urls import redact_url
 from tradingbot.config import Settings
 from tradingbot.env.actions import ACTION_NAMES
 from tradingbot.env.paper import PaperTradingEnvironment
-from tradingbot.learning import BaselineTrader, LearningTrader
-from tradingbot.market.massive_source import FeedStatus
+from tradingbot.market.massive.live import FeedStatus
+from tradingbot.trader import BaselineTrader, LearningTrader
 from tradingbot_contract.status import SCHEMA_KEY, SCHEMA_VERSION
 
 SECRET_SETTINGS = frozenset({"s3_access_key", "s3_secret_key", "massive_api_key"})

@@ -23,14 +23,14 @@ from tradingbot.agent.checkpoint import Checkpoint
 from tradingbot.agent.checkpoint_store import CheckpointStore
 from tradingbot.agent.device import choose_device
 from tradingbot.agent.ppo import TrainMetrics
-from tradingbot.app import environment_config, network_config, ppo_config
+from tradingbot.build import environment_config, network_config, ppo_config
 from tradingbot.config import Settings
 from tradingbot.env.actions import NUM_ACTIONS
 from tradingbot.env.observation import OBSERVATION_SIZE
 from tradingbot.env.paper import PaperTradingEnvironment
 from tradingbot.env.vector import VectorEnvironment
-from tradingbot.learning import learn_from_step
-from tradingbot.market.simulator import PRESETS, MarketSimulator, SimulatorConfig
+from tradingbot.market.sim.simulator import PRESETS, MarketSimulator, SimulatorConfig
+from tradingbot.trader import learn_from_step
 
 PRETRAIN_SEED_BASE = 1_000_000
 """Pre-training markets use seeds from here on; evaluation's default seeds (0, 1, …) are never trained on."""

@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from tradingbot.market.clock import SESSION_MINUTES
-from tradingbot.market.profiles import UnderlyingProfile
+from tradingbot.market.sim.profiles import UnderlyingProfile
 from tradingbot.market.types import BoolArray, FloatArray
 
 OPENING_WIDENING = 1.5

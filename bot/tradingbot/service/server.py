@@ -1,7 +1,7 @@
 """The bot's HTTP server (aiohttp, same event loop as the trading loop): /health, /ready, /status,
 /metrics and /trades.
 
-Handlers only read the latest published :class:`~tradingbot.status.BotStatus` and the metrics registry
+Handlers only read the latest published :class:`~tradingbot.service.status.BotStatus` and the metrics registry
 (both safe to read while the trader steps in its worker thread), so a probe never waits for a step.
 ``/trades`` reads the trade journal through a connection of its own in a thread, a bounded page at a
 time: it shows only what the journal committed.
@@ -19,8 +19,8 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from tradingbot.books.journal import PAGE_LIMIT, JournalError
-from tradingbot.metrics import BotMetrics
-from tradingbot.status import BotStatus, health, readiness
+from tradingbot.service.metrics import BotMetrics
+from tradingbot.service.status import BotStatus, health, readiness
 
 
 class ServerStartError(RuntimeError):

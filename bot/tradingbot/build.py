@@ -1,5 +1,5 @@
 """The composition root: the trader (learning agent or baseline) built from the settings, its market,
-books and checkpoints wired together. The loop that runs it is :mod:`tradingbot.loop`."""
+books and checkpoints wired together. The loop that runs it is :mod:`tradingbot.service.loop`."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from tradingbot.agent.device import choose_device
 from tradingbot.agent.network import NetworkConfig
 from tradingbot.agent.ppo import PPOConfig
 from tradingbot.agent.s3_mirror import S3Mirror
+from tradingbot.baselines import make_policy
 from tradingbot.books.bookkeeper import Bookkeeper
 from tradingbot.books.journal import JournalError, open_journal
 from tradingbot.config import Settings
@@ -23,16 +24,15 @@ from tradingbot.env.observation import OBSERVATION_SIZE
 from tradingbot.env.paper import EnvironmentConfig, PaperTradingEnvironment
 from tradingbot.env.portfolio import FeeSchedule
 from tradingbot.env.risk import RiskLimits, RiskState
-from tradingbot.learning import BaselineTrader, LearningTrader, Trader
-from tradingbot.market.massive_rest import RestConfig
-from tradingbot.market.massive_source import MassiveSource, ReplaySource
-from tradingbot.market.massive_stream import StreamConfig
+from tradingbot.market.massive.live import MassiveSource, ReplaySource
+from tradingbot.market.massive.recording import Recorder
+from tradingbot.market.massive.rest import RestConfig
+from tradingbot.market.massive.stream import StreamConfig
 from tradingbot.market.quality import DataRules, SpreadLimit
-from tradingbot.market.recording import Recorder
-from tradingbot.market.simulator import PRESETS, MarketSimulator, SimulatorConfig
+from tradingbot.market.sim.simulator import PRESETS, MarketSimulator, SimulatorConfig
 from tradingbot.market.source import MarketSource
-from tradingbot.policies import make_policy
 from tradingbot.resume import Books, open_books
+from tradingbot.trader import BaselineTrader, LearningTrader, Trader
 
 log = logging.getLogger("tradingbot")
 

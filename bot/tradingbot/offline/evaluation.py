@@ -4,7 +4,7 @@ Each seed is one market path: the simulator's randomness does not depend on what
 policy on a seed sees the same prices, quotes and costs (the bot's own settings: fees, risk budget,
 data rules). The agent runs with learning frozen (sampling its policy, its recurrent state restarted
 at each close as in training) or, ``online``, learning as the bot does. Seeds default to 0, 1, …, never
-among the pre-training markets' (:data:`tradingbot.pretrain.PRETRAIN_SEED_BASE` on).
+among the pre-training markets' (:data:`tradingbot.offline.pretrain.PRETRAIN_SEED_BASE` on).
 
 Because the paths are identical, the agent is compared with each baseline pair by pair: the difference
 of total return on each seed, and of return on each session, with their standard errors and t.
@@ -26,17 +26,17 @@ import torch
 from tradingbot.agent.agent import OptionsCLSTMPPOAgent
 from tradingbot.agent.buffer import ExperienceBuffer
 from tradingbot.agent.ppo import TrainMetrics
-from tradingbot.app import environment_config, network_config, ppo_config
+from tradingbot.baselines import make_policy
+from tradingbot.build import environment_config, network_config, ppo_config
 from tradingbot.config import Settings
 from tradingbot.env.actions import NUM_ACTIONS
 from tradingbot.env.observation import OBSERVATION_SIZE
 from tradingbot.env.paper import Observation, PaperTradingEnvironment, StepResult
 from tradingbot.env.portfolio import Fill
-from tradingbot.learning import learn_from_step
-from tradingbot.market.simulator import PRESETS, MarketSimulator, SimulatorConfig
+from tradingbot.market.sim.simulator import PRESETS, MarketSimulator, SimulatorConfig
 from tradingbot.market.types import BoolArray
-from tradingbot.performance import METRICS, daily_returns, mean_and_error, performance
-from tradingbot.policies import make_policy
+from tradingbot.reports.performance import METRICS, daily_returns, mean_and_error, performance
+from tradingbot.trader import learn_from_step
 from tradingbot_contract import env
 
 POLICIES = ("agent", "hold", "random")

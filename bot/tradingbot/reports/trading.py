@@ -1,6 +1,6 @@
 """The HTML report a trader reads: ``tradingbot report --journal FILE`` and ``tradingbot evaluate --html``.
 
-One self-contained page (inline SVG, :mod:`tradingbot.charts`) with the equity curve and its drawdown,
+One self-contained page (inline SVG, :mod:`tradingbot.reports.charts`) with the equity curve and its drawdown,
 daily P&L, P&L by underlying and by kind of trade, the distribution of closed trades' P&L, and, when
 the agent learned, its learning curves (losses, entropy, approximate KL and explained variance per
 update). Money in USD.
@@ -26,12 +26,12 @@ import numpy as np
 from tradingbot.agent.ppo import TrainMetrics
 from tradingbot.books.history import load_fills
 from tradingbot.books.journal import JournalError
-from tradingbot.charts import Series, page, svg_chart
 from tradingbot.env.portfolio import Fill
-from tradingbot.evaluation import Evaluation
 from tradingbot.market.clock import eastern
 from tradingbot.market.occ import parse_occ
-from tradingbot.performance import max_drawdown
+from tradingbot.offline.evaluation import Evaluation
+from tradingbot.reports.charts import Series, page, svg_chart
+from tradingbot.reports.performance import max_drawdown
 from tradingbot_contract import env
 
 

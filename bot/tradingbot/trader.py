@@ -24,12 +24,12 @@ from tradingbot.agent.checkpoint import Checkpoint, CheckpointWriteError
 from tradingbot.agent.checkpoint_store import CheckpointStore
 from tradingbot.agent.device import DeviceChoice
 from tradingbot.agent.ppo import TrainMetrics
+from tradingbot.baselines import Policy
 from tradingbot.books.bookkeeper import Bookkeeper
 from tradingbot.env.paper import Observation, PaperTradingEnvironment, StepResult
 from tradingbot.market.types import BoolArray
-from tradingbot.policies import Policy
 
-log = logging.getLogger("tradingbot.learning")
+log = logging.getLogger("tradingbot.trader")
 
 
 @dataclass(frozen=True, slots=True)

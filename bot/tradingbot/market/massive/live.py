@@ -22,12 +22,12 @@ from typing import Any
 import aiohttp
 
 from tradingbot.market.clock import eastern
-from tradingbot.market.massive_chain import build_chain, nearest_contracts, parse_snapshot
-from tradingbot.market.massive_rest import MassiveRest, MassiveRestError, RestConfig
-from tradingbot.market.massive_stream import FeedState, MassiveAuthError, MassiveRealtimeStream, StreamConfig
-from tradingbot.market.massive_wire import FrameDecoder
+from tradingbot.market.massive.chain import build_chain, nearest_contracts, parse_snapshot
+from tradingbot.market.massive.recording import Recorder, read_recording
+from tradingbot.market.massive.rest import MassiveRest, MassiveRestError, RestConfig
+from tradingbot.market.massive.stream import FeedState, MassiveAuthError, MassiveRealtimeStream, StreamConfig
+from tradingbot.market.massive.wire import FrameDecoder
 from tradingbot.market.quality import DataRules, quote_problem
-from tradingbot.market.recording import Recorder, read_recording
 from tradingbot.market.types import MarketSnapshot, OptionContract, StockQuote, SymbolSnapshot
 
 log = logging.getLogger("tradingbot.massive")

@@ -1,6 +1,6 @@
 """A seeded option-market simulator calibrated to real index and single-name options.
 
-Each underlying (see :mod:`tradingbot.market.profiles`) follows a log price with stochastic
+Each underlying (see :mod:`tradingbot.market.sim.profiles`) follows a log price with stochastic
 volatility: log volatility mean-reverts (its half-life in trading days) with shocks correlated
 negatively with returns (the leverage effect) and across underlyings, plus Poisson jumps that also
 lift volatility, quarterly earnings gaps for single names, an overnight gap carrying its share of the
@@ -13,9 +13,9 @@ expected volatility to that expiry (mean reversion makes the term structure rise
 low and invert when it is high, and earnings add a bump to the expiries that span them), times the
 profile's variance risk premium, times a slowly mean-reverting richness factor common to the market.
 A skew and smile in standardised moneyness complete the surface. Contracts are valued with
-Black-Scholes-Merton in trading time (:mod:`tradingbot.market.expiries`), never below intrinsic value
+Black-Scholes-Merton in trading time (:mod:`tradingbot.market.sim.expiries`), never below intrinsic value
 (a lower bound for American exercise; the early-exercise premium is left out), and quoted by
-:mod:`tradingbot.market.quoting`.
+:mod:`tradingbot.market.sim.quoting`.
 
 Time is market time: ``steps_per_day`` steps per 390-minute regular session, weekdays only; options
 expire at 16:00 ET on their expiry date and are delisted the next day. The same config and seed give
@@ -41,11 +41,11 @@ from tradingbot.market.clock import (
     session_close_ms,
     session_open_ms,
 )
-from tradingbot.market.expiries import listed_expiries, trading_days_after, variance_days
 from tradingbot.market.occ import format_occ
 from tradingbot.market.pricing import Valuation, black_scholes, puts_by_parity
-from tradingbot.market.profiles import UnderlyingProfile, profile_for, strike_spacing
-from tradingbot.market.quoting import option_quotes, stress_factor, time_of_day_factor
+from tradingbot.market.sim.expiries import listed_expiries, trading_days_after, variance_days
+from tradingbot.market.sim.profiles import UnderlyingProfile, profile_for, strike_spacing
+from tradingbot.market.sim.quoting import option_quotes, stress_factor, time_of_day_factor
 from tradingbot.market.types import (
     FloatArray,
     IntArray,
@@ -131,7 +131,7 @@ class SimulatorConfig:
     """Annual expected return per unit of richness (0: the richness foretells nothing)."""
     risk_free_rate: float = 0.04
     profile_overrides: Mapping[str, Any] = field(default_factory=dict)
-    """Profile fields set for every underlying (see :class:`~tradingbot.market.profiles.UnderlyingProfile`)."""
+    """Profile fields set for every underlying (see :class:`~tradingbot.market.sim.profiles.UnderlyingProfile`)."""
 
     def __post_init__(self) -> None:
         if not self.symbols:

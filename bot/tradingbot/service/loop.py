@@ -14,14 +14,14 @@ import torch
 
 from tradingbot.books.journal import JournalError, read_fills
 from tradingbot.config import Settings
-from tradingbot.control import SuspendSwitch
 from tradingbot.env.actions import HOLD
-from tradingbot.learning import LearningTrader, TickReport, Trader
-from tradingbot.market.massive_source import FeedError, FeedStatus, MassiveSource, ReplayFinishedError, ReplaySource
-from tradingbot.metrics import BotMetrics, Safekeeping
-from tradingbot.progress import RunSummary, log_details, log_progress, log_start, summarize
-from tradingbot.server import make_app, serving
-from tradingbot.status import BotStatus, status_document
+from tradingbot.market.massive.live import FeedError, FeedStatus, MassiveSource, ReplayFinishedError, ReplaySource
+from tradingbot.service.control import SuspendSwitch
+from tradingbot.service.metrics import BotMetrics, Safekeeping
+from tradingbot.service.progress import RunSummary, log_details, log_progress, log_start, summarize
+from tradingbot.service.server import make_app, serving
+from tradingbot.service.status import BotStatus, status_document
+from tradingbot.trader import LearningTrader, TickReport, Trader
 
 log = logging.getLogger("tradingbot")
 MIRROR_DRAIN_S = 10.0

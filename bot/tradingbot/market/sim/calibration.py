@@ -19,8 +19,8 @@ from datetime import date
 import numpy as np
 
 from tradingbot.market.clock import eastern
-from tradingbot.market.profiles import profile_kind
-from tradingbot.market.simulator import PRESETS, MarketSimulator, SimulatorConfig
+from tradingbot.market.sim.profiles import profile_kind
+from tradingbot.market.sim.simulator import PRESETS, MarketSimulator, SimulatorConfig
 from tradingbot.market.types import FloatArray, OptionChain
 
 STEPS_PER_DAY = 26

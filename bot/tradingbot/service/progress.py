@@ -8,8 +8,8 @@ from pathlib import Path
 
 from tradingbot.config import Settings
 from tradingbot.env.actions import ACTION_NAMES
-from tradingbot.learning import LearningTrader, TickReport, Trader
 from tradingbot.market.clock import eastern
+from tradingbot.trader import LearningTrader, TickReport, Trader
 
 log = logging.getLogger("tradingbot")
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, InvalidHandshake, InvalidURI
 
-from tradingbot.market.massive_wire import Cluster, Event, FrameDecoder
+from tradingbot.market.massive.wire import Cluster, Event, FrameDecoder
 from tradingbot.market.types import (
     Aggregate,
     OptionQuote,

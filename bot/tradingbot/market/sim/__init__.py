@@ -1,0 +1,2 @@
+"""The seeded market simulator: underlyings and option chains priced consistently, its presets, quoting,
+listings and calibration."""

@@ -1,0 +1,1 @@
+"""Batch work on the simulator: pre-training and evaluation."""

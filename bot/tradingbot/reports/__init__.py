@@ -1,0 +1,1 @@
+"""What people read: performance figures, charts, the trading and market reports."""
