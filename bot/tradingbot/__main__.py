@@ -21,9 +21,9 @@ from tradingbot.books.journal import JournalError
 from tradingbot.build import build_trader, network_config
 from tradingbot.config import Settings, SettingsError, load_settings, setting_sources
 from tradingbot.market.clock import eastern
-from tradingbot.market.massive.live import FeedError
 from tradingbot.market.massive.server import MarketServer, recorded_frames
 from tradingbot.market.sim.simulator import MarketSimulator, SimulatorConfig
+from tradingbot.market.source import FeedError
 from tradingbot.offline.evaluation import evaluate, format_summary
 from tradingbot.offline.pretrain import Progress, pretrain
 from tradingbot.reports import market as market_report

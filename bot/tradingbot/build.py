@@ -24,8 +24,9 @@ from tradingbot.env.observation import OBSERVATION_SIZE
 from tradingbot.env.paper import EnvironmentConfig, PaperTradingEnvironment
 from tradingbot.env.portfolio import FeeSchedule
 from tradingbot.env.risk import RiskLimits, RiskState
-from tradingbot.market.massive.live import MassiveSource, ReplaySource
+from tradingbot.market.massive.live import MassiveSource
 from tradingbot.market.massive.recording import Recorder
+from tradingbot.market.massive.replay import ReplaySource
 from tradingbot.market.massive.rest import RestConfig
 from tradingbot.market.massive.stream import StreamConfig
 from tradingbot.market.quality import DataRules, SpreadLimit

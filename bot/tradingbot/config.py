@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from tradingbot.market.massive.constants import stream_urls
 from tradingbot_contract import env
 
 SYMBOL_PATTERN = re.compile(env.TICKER_PATTERN)
@@ -351,9 +352,7 @@ class Settings(BaseModel):
 
     def massive_urls(self) -> tuple[str, str]:
         """The stocks and options WebSocket URLs."""
-        host = "wss://socket.massive.com" if self.massive_feed == "realtime" else "wss://delayed.massive.com"
-        base = (self.massive_ws_url or host).rstrip("/")
-        return f"{base}/stocks", f"{base}/options"
+        return stream_urls(self.massive_feed, self.massive_ws_url)
 
     @property
     def seconds_between_steps(self) -> float:

@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import socket
-import subprocess
-import sys
-import time
 
 import pytest
 
+from bot_process import BotProcess, tradingbot
+from tiny import TINY_FLAGS, TINY_SIZES
 from tradingbot.agent.checkpoint import checkpoint_name
-
-COMMAND = [sys.executable, "-m", "tradingbot", "run"]
 
 
 def run(args, env=None, timeout=60):
-    environ = {k: v for k, v in os.environ.items() if k not in ("SYMBOLS", "POLICY", "MAX_STEPS", "LOG_LEVEL")}
-    environ.update({"HTTP_HOST": "127.0.0.1", "HTTP_PORT": "0"}, **(env or {}))
-    return subprocess.run(COMMAND + args, capture_output=True, text=True, timeout=timeout, env=environ, check=False)
+    """``tradingbot run *args`` to its end, HTTP on a free port of 127.0.0.1, with none of the settings these
+    tests check inherited."""
+    environ = {"HTTP_HOST": "127.0.0.1", "HTTP_PORT": "0", **(env or {})}
+    return tradingbot("run", *args, env=environ, unset=("SYMBOLS", "POLICY", "MAX_STEPS", "LOG_LEVEL"), timeout=timeout)
 
 
 def test_help_documents_the_flags_and_their_variables():
@@ -75,12 +72,7 @@ def test_the_learning_agent_trains_checkpoints_and_resumes(tmp_path):
         "200",
         "--checkpoint-dir",
         str(tmp_path),
-        "--policy-hidden",
-        "32",
-        "--feature-hidden",
-        "16",
-        "--mlp-hidden",
-        "16",
+        *TINY_FLAGS,
     ]
     first = run(args)
     assert first.returncode == 0, first.stderr
@@ -93,43 +85,25 @@ def test_the_learning_agent_trains_checkpoints_and_resumes(tmp_path):
     assert f"resumed from {tmp_path}/checkpoint-000000000250.pt: step 250, 2 updates" in second.stdout
     assert "step 500 |" in second.stdout
 
-    wider = run([*args[:-6], "--policy-hidden", "64", "--feature-hidden", "16", "--mlp-hidden", "16"])
+    wider = run([*args, "--policy-hidden", "64"])
     assert wider.returncode == 2
-    assert "policy_hidden: checkpoint 32, this bot 64" in wider.stdout
+    assert f"policy_hidden: checkpoint {TINY_SIZES['policy_hidden']}, this bot 64" in wider.stdout
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_stops_the_loop_cleanly_with_a_final_checkpoint(sig, tmp_path):
-    environ = dict(os.environ, PYTHONUNBUFFERED="1", HTTP_HOST="127.0.0.1", HTTP_PORT="0")
-    proc = subprocess.Popen(
-        [
-            *COMMAND,
-            "--step-interval",
-            "0.001",
-            "--log-interval",
-            "0.2",
-            "--checkpoint-dir",
-            str(tmp_path),
-            "--policy-hidden",
-            "32",
-        ],
-        env=environ,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    bot = BotProcess(
+        ["--step-interval", "0.001", "--log-interval", "0.2", "--checkpoint-dir", str(tmp_path), *TINY_FLAGS],
+        tmp_path / "bot.log",
     )
     try:
-        deadline = time.monotonic() + 30
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if "| value $" in line or time.monotonic() > deadline:
-                break
-        proc.send_signal(sig)
-        out, err = proc.communicate(timeout=15)
+        bot.wait_for_line("| value $", 30)
+        bot.process.send_signal(sig)
+        assert bot.process.wait(15) == 0, bot.output()[-3000:]
     finally:
-        proc.kill()
-    assert proc.returncode == 0, err
-    assert "(signal)" in out and "Traceback" not in err
+        bot.process.kill()
+    out = bot.output()
+    assert "(signal)" in out and "Traceback" not in out
     final_step = int(re.search(r"stopped after (\d+) steps \(signal\)", out).group(1))
     assert (tmp_path / checkpoint_name(final_step)).exists()  # saved at shutdown (or by the step just before)
 

@@ -2,52 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import random
 import re
-import signal
-import subprocess
-import sys
-import time
 
+from bot_process import SMALL_AGENT, killed_while_trading
 from tradingbot.agent.checkpoint import checkpoint_paths, read_checkpoint
 
-COMMAND = [
-    sys.executable,
-    "-m",
-    "tradingbot",
-    "run",
-    "--steps-per-day",
-    "26",
-    "--update-frequency",
-    "20",
-    "--save-frequency",
-    "15",
-    "--checkpoint-keep",
-    "3",
-    "--policy-hidden",
-    "32",
-    "--feature-hidden",
-    "16",
-    "--mlp-hidden",
-    "16",
-    "--log-interval",
-    "0.05",
-    "--hold-prior",
-    "0",
+ARGS = [
+    *("--steps-per-day", "26", "--update-frequency", "20", "--save-frequency", "15", "--checkpoint-keep", "3"),
+    *SMALL_AGENT,
+    *("--log-interval", "0.05"),
 ]
 RESUMED = re.compile(r"resumed from \S+checkpoint-(\d{12})\.pt: step (\d+)")
-
-
-def start(directory):
-    environ = dict(os.environ, PYTHONUNBUFFERED="1", HTTP_HOST="127.0.0.1", HTTP_PORT="0")
-    return subprocess.Popen(
-        [*COMMAND, "--checkpoint-dir", str(directory)],
-        env=environ,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
 
 
 def newest_valid_step(directory):
@@ -60,17 +26,7 @@ def test_every_restart_after_sigkill_resumes_from_a_valid_checkpoint(tmp_path):
     expected = None
     resumed_steps = []
     for _ in range(10):
-        proc = start(tmp_path)
-        assert proc.stdout is not None
-        seen = []
-        for line in proc.stdout:
-            seen.append(line)
-            if "paper trading with" in line:
-                break
-        time.sleep(rng.uniform(0.1, 1.5))
-        proc.send_signal(signal.SIGKILL)
-        rest, _ = proc.communicate(timeout=30)
-        output = "".join(seen) + rest
+        output = killed_while_trading([*ARGS, "--checkpoint-dir", str(tmp_path)], rng.uniform(0.1, 1.5))
         match = RESUMED.search(output)
         if expected is None:
             assert "fresh agent" in output

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import re
 import signal
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -17,15 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from bot_process import spawn, tradingbot
+
 KEY = "e2e-key-71c0d"
 pytestmark = pytest.mark.timeout(180)
-
-
-def start(args: list[str], log: Path, **env: str) -> subprocess.Popen:
-    environ = dict(os.environ, PYTHONUNBUFFERED="1", **env)
-    return subprocess.Popen(
-        [sys.executable, "-m", "tradingbot", *args], env=environ, stdout=log.open("w"), stderr=subprocess.STDOUT
-    )
 
 
 def get(port: int, path: str) -> tuple[int, dict]:
@@ -53,10 +45,10 @@ def wait_for(check, timeout_s: float, what: str):
 @pytest.fixture
 def market_server(tmp_path, free_tcp_port):
     port = free_tcp_port()
-    server = start(
+    server = spawn(
         ["serve-market", "--port", str(port), "--symbols", "SPY", "--interval", "0.05"],
         tmp_path / "server.log",
-        MASSIVE_API_KEY=KEY,
+        {"MASSIVE_API_KEY": KEY},
     )
     wait_for(lambda: "serving the Massive protocol" in (tmp_path / "server.log").read_text(), 30, "serve-market")
     yield port
@@ -104,7 +96,7 @@ def test_massive_end_to_end_then_an_exact_replay(tmp_path, market_server, free_t
     recording = tmp_path / "session.jsonl.gz"
     http_port = free_tcp_port()
     bot_log = tmp_path / "live.log"
-    bot = start(
+    bot = spawn(
         run_args(
             tmp_path,
             "live",
@@ -118,7 +110,7 @@ def test_massive_end_to_end_then_an_exact_replay(tmp_path, market_server, free_t
             str(recording),
         ),
         bot_log,
-        MASSIVE_API_KEY=KEY,
+        {"MASSIVE_API_KEY": KEY},
     )
     ready = wait_for(lambda: get(http_port, "/ready")[0] == 200, 60, "/ready on live data")
     assert ready
@@ -141,7 +133,7 @@ def test_massive_end_to_end_then_an_exact_replay(tmp_path, market_server, free_t
 
     def replay(name: str) -> str:
         log = tmp_path / f"{name}.log"
-        process = start(
+        process = spawn(
             run_args(
                 tmp_path,
                 name,
@@ -165,7 +157,7 @@ def test_massive_end_to_end_then_an_exact_replay(tmp_path, market_server, free_t
 
 def test_a_refused_key_is_a_clear_start_error(tmp_path, market_server, free_tcp_port):
     log = tmp_path / "refused.log"
-    bot = start(
+    bot = spawn(
         run_args(
             tmp_path,
             "refused",
@@ -175,7 +167,7 @@ def test_a_refused_key_is_a_clear_start_error(tmp_path, market_server, free_tcp_
             "5",
         ),
         log,
-        MASSIVE_API_KEY="not-the-key-9",
+        {"MASSIVE_API_KEY": "not-the-key-9"},
     )
     assert bot.wait(60) == 2
     text = log.read_text()
@@ -188,24 +180,16 @@ def test_a_missing_key_or_replay_file_is_a_settings_error(tmp_path):
         (["--source", "replay"], "--replay-file"),
         (["--source", "replay", "--replay-file", str(tmp_path / "none.gz")], "cannot read the recording"),
     ):
-        env = {k: v for k, v in os.environ.items() if k != "MASSIVE_API_KEY"}
-        done = subprocess.run(
-            [sys.executable, "-m", "tradingbot", "run", *args, "--checkpoint-dir", str(tmp_path)],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=60,
-            check=False,
-        )
+        done = tradingbot("run", *args, "--checkpoint-dir", str(tmp_path), unset=("MASSIVE_API_KEY",))
         assert done.returncode == 2 and message in done.stdout + done.stderr, done.stdout + done.stderr
 
 
 def test_readiness_follows_the_feed_through_an_outage(tmp_path, free_tcp_port):
     port, http_port = free_tcp_port(), free_tcp_port()
     server_args = ["serve-market", "--port", str(port), "--symbols", "SPY", "--interval", "0.05"]
-    server = start(server_args, tmp_path / "server-1.log", MASSIVE_API_KEY=KEY)
+    server = spawn(server_args, tmp_path / "server-1.log", {"MASSIVE_API_KEY": KEY})
     bot_log = tmp_path / "bot.log"
-    bot = start(
+    bot = spawn(
         run_args(
             tmp_path,
             "outage",
@@ -217,7 +201,7 @@ def test_readiness_follows_the_feed_through_an_outage(tmp_path, free_tcp_port):
             "3",
         ),
         bot_log,
-        MASSIVE_API_KEY=KEY,
+        {"MASSIVE_API_KEY": KEY},
     )
     try:
         wait_for(lambda: get(http_port, "/ready")[0] == 200, 60, "ready")
@@ -226,7 +210,7 @@ def test_readiness_follows_the_feed_through_an_outage(tmp_path, free_tcp_port):
         body = wait_for(lambda: unready(http_port), 30, "not ready")
         assert "market feed not connected" in body["reasons"]
         assert get(http_port, "/health")[0] == 200  # the loop goes on: not a liveness failure
-        server = start(server_args, tmp_path / "server-2.log", MASSIVE_API_KEY=KEY)
+        server = spawn(server_args, tmp_path / "server-2.log", {"MASSIVE_API_KEY": KEY})
         wait_for(lambda: get(http_port, "/ready")[0] == 200, 60, "ready after the outage")
         assert get(http_port, "/status")[1]["feed"]["reconnects"] >= 1
     finally:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from tiny import TINY_ENV, TINY_FLAGS
 from tradingbot.__main__ import main
 from tradingbot.agent.checkpoint import newest_valid
 from tradingbot.baselines import RandomPolicy
@@ -20,9 +21,6 @@ from tradingbot.env.vector import VectorEnvironment
 from tradingbot.market.sim.simulator import MarketSimulator, SimulatorConfig
 from tradingbot.offline.evaluation import Episode, evaluate, paired_differences, run_episode
 from tradingbot.offline.pretrain import PRETRAIN_SEED_BASE, market_seeds
-
-TINY = ["--feature-hidden", "8", "--mlp-hidden", "8", "--policy-hidden", "8", "--window", "5"]
-TINY_ENV = {"FEATURE_HIDDEN": "8", "MLP_HIDDEN": "8", "POLICY_HIDDEN": "8", "SEQUENCE_WINDOW": "5"}
 
 
 def market(seed: int, symbols=("SPY",)) -> PaperTradingEnvironment:
@@ -45,7 +43,7 @@ def test_a_vector_environment_steps_each_account_with_its_own_slice():
 def test_pretraining_writes_a_checkpoint_that_seeds_a_bot(tmp_path, capsys):
     out = tmp_path / "models"
     run = ["pretrain", "--envs", "3", "--steps", "45", "--out", str(out), "--symbols", "SPY", "--seed", "4"]
-    code = main([*run, "--update-frequency", "20", *TINY])
+    code = main([*run, "--update-frequency", "20", *TINY_FLAGS])
     printed = capsys.readouterr().out
     assert code == 0 and "pretrain 45/45 (100%)" in printed and "steps/s" in printed and "policy" in printed
     found = newest_valid(out)
@@ -78,7 +76,7 @@ def test_every_policy_sees_the_same_market_path():
 
 
 def test_evaluation_prints_each_policy_with_standard_errors(capsys):
-    code = main(["evaluate", "--days", "1", "--seeds", "2", "--symbols", "SPY", "--steps-per-day", "30", *TINY])
+    code = main(["evaluate", "--days", "1", "--seeds", "2", "--symbols", "SPY", "--steps-per-day", "30", *TINY_FLAGS])
     printed = capsys.readouterr().out
     assert code == 0 and "2 seeds x 1 sessions; agent: a fresh network, learning frozen" in printed
     rows = {line.split()[0]: line for line in printed.splitlines()[2:] if line}

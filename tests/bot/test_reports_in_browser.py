@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from png import read_png
+from tiny import TINY_FLAGS
 from tradingbot.__main__ import main
 from tradingbot.baselines import RandomPolicy
 from tradingbot.books.bookkeeper import Bookkeeper
@@ -19,7 +20,6 @@ from tradingbot.market.sim.simulator import MarketSimulator, SimulatorConfig
 
 BLUE, RED = (0x1F, 0x77, 0xB4), (0xD6, 0x27, 0x28)
 """The first two chart colours."""
-TINY = ["--feature-hidden", "8", "--mlp-hidden", "8", "--policy-hidden", "8", "--window", "5"]
 
 
 def screenshot(chromium: str, page: Path) -> np.ndarray:
@@ -60,7 +60,7 @@ def test_the_journal_report_renders_its_charts(tmp_path, chromium, capsys):
 def test_the_evaluation_report_renders_policies_and_learning_curves(tmp_path, chromium):
     out = tmp_path / "evaluation.html"
     args = ["evaluate", "--days", "2", "--seeds", "2", "--steps-per-day", "40", "--update-frequency", "20"]
-    assert main([*args, "--online", "--symbols", "SPY", "--html", str(out), *TINY]) == 0
+    assert main([*args, "--online", "--symbols", "SPY", "--html", str(out), *TINY_FLAGS]) == 0
     page = out.read_text()
     assert "Losses per update" in page and "Entropy per update" in page and "random (mean of 2 seeds)" in page
     image = screenshot(chromium, out)

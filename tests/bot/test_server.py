@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import signal
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -16,6 +13,8 @@ import urllib.request
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from bot_process import BotProcess
+from tiny import TINY_FLAGS
 from tradingbot.agent.checkpoint import checkpoint_name
 from tradingbot.config import load_settings
 from tradingbot.service.metrics import BotMetrics
@@ -34,49 +33,16 @@ def get(port, path):
 
 
 @pytest.fixture
-def bot(tmp_path, unused_port):
-    port = unused_port
-    log = tmp_path / "bot.log"
-    environ = dict(os.environ, PYTHONUNBUFFERED="1", **SECRETS)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tradingbot",
-            "run",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--step-interval",
-            "0.005",
-            "--checkpoint-dir",
-            str(tmp_path),
-            "--update-frequency",
-            "50",
-            "--save-frequency",
-            "60",
-            "--policy-hidden",
-            "32",
-            "--log-level",
-            "DEBUG",
-        ],
-        env=environ,
-        stdout=log.open("w"),  # a file, not a pipe nobody reads: a full pipe would block the bot's logging
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+def bot(tmp_path):
+    args = ["--step-interval", "0.005", "--checkpoint-dir", str(tmp_path), *TINY_FLAGS, "--log-level", "DEBUG"]
+    bot = BotProcess([*args, "--update-frequency", "50", "--save-frequency", "60"], tmp_path / "bot.log", SECRETS)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if get(port, "/ready")[0] == 200:
-                break
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.2)
-    yield proc, port, log
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait(10)
+    while time.monotonic() < deadline and bot.get("/ready")[0] != 200:
+        time.sleep(0.2)
+    yield bot.process, bot.port, bot.log
+    if bot.process.poll() is None:
+        bot.process.kill()
+        bot.process.wait(10)
 
 
 def test_endpoints_serve_health_readiness_status_and_metrics_without_secrets(bot):

@@ -18,23 +18,33 @@ from torch import Tensor, nn
 
 from tradingbot.agent.buffer import Rollout
 from tradingbot.agent.network import CLSTMActorCritic, NetworkOutput, RecurrentState, masked_logits
+from tradingbot_contract import env
+
+
+def _number(variable: env.Variable) -> float:
+    """A numeric variable's default."""
+    value = variable.default
+    if not isinstance(value, int | float):
+        raise TypeError(f"{variable.name} has no numeric default")
+    return float(value)
 
 
 @dataclass(frozen=True, slots=True)
 class PPOConfig:
-    """PPO hyper-parameters (the CLSTM-PPO paper's Table 1 where it states them, SB3/CleanRL otherwise)."""
+    """PPO hyper-parameters; every default is the bot's own, from the contract (the CLSTM-PPO paper's Table 1
+    where it states them, SB3/CleanRL otherwise). ``adam_eps`` is not a setting (CleanRL's 1e-5)."""
 
-    learning_rate: float = 3e-4
+    learning_rate: float = _number(env.LEARNING_RATE)
     adam_eps: float = 1e-5
-    gamma: float = 0.99
-    gae_lambda: float = 0.95
-    clip: float = 0.2
-    epochs: int = 4
-    minibatches: int = 4
-    value_coef: float = 0.5
-    entropy_coef: float = 0.01
-    max_grad_norm: float = 0.5
-    target_kl: float | None = 0.03
+    gamma: float = _number(env.GAMMA)
+    gae_lambda: float = _number(env.GAE_LAMBDA)
+    clip: float = _number(env.CLIP_RANGE)
+    epochs: int = int(_number(env.PPO_EPOCHS))
+    minibatches: int = int(_number(env.PPO_MINIBATCHES))
+    value_coef: float = _number(env.VALUE_COEF)
+    entropy_coef: float = _number(env.ENTROPY_COEF)
+    max_grad_norm: float = _number(env.MAX_GRAD_NORM)
+    target_kl: float | None = _number(env.TARGET_KL) or None
     """Stop the epochs early once the mean approximate KL exceeds this (None: never)."""
 
 

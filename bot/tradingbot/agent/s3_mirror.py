@@ -61,8 +61,8 @@ class S3Mirror:
         access_key: str | None,
         secret_key: str | None,
         region: str = "us-east-1",
-        backoff_s: float = 1.0,
-        max_backoff_s: float = 60.0,
+        backoff_initial_s: float = 1.0,
+        backoff_max_s: float = 60.0,
     ) -> None:
         import boto3  # noqa: PLC0415 - only bots that mirror to S3 pay for importing boto3
         from botocore.config import Config  # noqa: PLC0415
@@ -71,7 +71,7 @@ class S3Mirror:
         self.prefix = prefix.strip("/")
         self.errors = _errors()
         self._secrets = [s for s in (access_key, secret_key) if s]
-        self._backoff = Backoff(backoff_s, max_backoff_s)
+        self._backoff = Backoff(backoff_initial_s, backoff_max_s)
         self._client: Any = boto3.client(
             "s3",
             endpoint_url=endpoint_url,

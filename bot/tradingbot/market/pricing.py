@@ -20,6 +20,8 @@ from scipy.special import ndtr
 
 from tradingbot.market.types import BoolArray, FloatArray
 
+RISK_FREE_RATE = 0.04
+"""The continuously compounded risk-free rate every price and implied volatility here assumes (per year)."""
 _MIN_YEARS = 1e-9
 _SQRT_2PI = np.sqrt(2 * np.pi)
 

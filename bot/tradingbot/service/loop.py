@@ -15,7 +15,7 @@ import torch
 from tradingbot.books.journal import JournalError, read_fills
 from tradingbot.config import Settings
 from tradingbot.env.actions import HOLD
-from tradingbot.market.massive.live import FeedError, FeedStatus, MassiveSource, ReplayFinishedError, ReplaySource
+from tradingbot.market.source import FeedError, FeedStatus, ReplayFinishedError
 from tradingbot.service.control import SuspendSwitch
 from tradingbot.service.metrics import BotMetrics, Safekeeping
 from tradingbot.service.progress import RunSummary, log_details, log_progress, log_start, summarize
@@ -60,8 +60,7 @@ def _single_threaded_torch() -> None:
 
 def feed_status(trader: Trader) -> FeedStatus | None:
     """The live or replayed feed's status; ``None`` for the simulator (its data is always there)."""
-    source = trader.env.source
-    return source.status() if isinstance(source, MassiveSource | ReplaySource) else None
+    return trader.env.source.status()
 
 
 class _Published:
@@ -119,9 +118,7 @@ async def run_bot(settings: Settings, trader: Trader, stop: asyncio.Event) -> Ru
                 log.info("serving /health /ready /status /metrics /trades on %s:%d", settings.http_host, port)
                 return await _trade(settings, trader, stop, metrics, published, worker)
         finally:
-            source = trader.env.source
-            if isinstance(source, MassiveSource | ReplaySource):
-                source.close()  # stops the feed's thread, completes a recording
+            trader.env.source.close()  # stops a feed's thread, completes a recording
             if trader.books is not None:
                 trader.books.journal.close()  # every step is committed already; this folds SQLite's WAL in
 

@@ -16,7 +16,7 @@ from tradingbot.books.urls import redact_url
 from tradingbot.config import Settings
 from tradingbot.env.actions import ACTION_NAMES
 from tradingbot.env.paper import PaperTradingEnvironment
-from tradingbot.market.massive.live import FeedStatus
+from tradingbot.market.source import FeedStatus
 from tradingbot.trader import BaselineTrader, LearningTrader
 from tradingbot_contract.status import SCHEMA_KEY, SCHEMA_VERSION
 

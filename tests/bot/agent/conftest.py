@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from tiny import TINY_SIZES
 from tradingbot.agent.agent import OptionsCLSTMPPOAgent
 from tradingbot.agent.buffer import ExperienceBuffer
 from tradingbot.agent.network import NetworkConfig
@@ -14,7 +15,7 @@ from tradingbot.env.paper import EnvironmentConfig, PaperTradingEnvironment
 from tradingbot.market.sim.simulator import MarketSimulator, SimulatorConfig
 from tradingbot.trader import LearningTrader
 
-SMALL = NetworkConfig(OBSERVATION_SIZE, feature_hidden=16, mlp_hidden=16, policy_hidden=24, window=8)
+SMALL = NetworkConfig(OBSERVATION_SIZE, **TINY_SIZES)
 
 
 def _small_trader(

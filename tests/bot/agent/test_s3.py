@@ -74,7 +74,7 @@ def test_a_corrupt_object_in_s3_is_skipped_for_the_previous_one(moto, small_trad
 
 
 def test_an_s3_outage_never_blocks_trading_and_the_mirror_keeps_retrying(dead_endpoint, small_trader, tmp_path, caplog):
-    uploader = mirror(dead_endpoint, backoff_s=0.05, max_backoff_s=0.2)
+    uploader = mirror(dead_endpoint, backoff_initial_s=0.05, backoff_max_s=0.2)
     trader = small_trader(store=CheckpointStore(tmp_path, mirror=uploader), save_frequency=10)
     with caplog.at_level(logging.WARNING):
         started = time.monotonic()
@@ -94,7 +94,7 @@ def test_an_s3_outage_never_blocks_trading_and_the_mirror_keeps_retrying(dead_en
 def test_a_lost_bucket_is_reported_and_the_mirror_catches_up_once_s3_is_back(moto, small_trader, tmp_path):
     s3 = client(moto.url)
     s3.create_bucket(Bucket="bots")
-    uploader = mirror(moto.url, backoff_s=0.05, max_backoff_s=0.3)
+    uploader = mirror(moto.url, backoff_initial_s=0.05, backoff_max_s=0.3)
     trader = small_trader(store=CheckpointStore(tmp_path, keep=3, mirror=uploader), save_frequency=10)
     for _ in range(20):
         trader.tick()

@@ -5,22 +5,17 @@ from __future__ import annotations
 
 import random
 import re
-import signal
 import sqlite3
-import subprocess
-import sys
-import time
 
 import pytest
 
+from bot_process import SMALL_AGENT, killed_while_trading, tradingbot
+
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 CAPITAL = 100_000.0
-COMMAND = [
-    sys.executable, "-m", "tradingbot", "run",
-    "--steps-per-day", "26", "--update-frequency", "20", "--save-frequency", "1000000",
-    "--policy-hidden", "32", "--feature-hidden", "16", "--mlp-hidden", "16", "--log-interval", "0.05",
-    "--hold-prior", "0",
-    "--host", "127.0.0.1", "--port", "0", "--capital", str(int(CAPITAL)),
+ARGS = [
+    "--steps-per-day", "26", "--update-frequency", "20", "--save-frequency", "1000000", *SMALL_AGENT,
+    "--log-interval", "0.05", "--host", "127.0.0.1", "--port", "0", "--capital", str(int(CAPITAL)),
 ]  # fmt: skip
 BOOKS = re.compile(
     r"books from journal \S+: (\d+) fills replayed in \S+ s, cash \$([\d,.]+), (\d+) positions, (\d+) trades"
@@ -58,22 +53,9 @@ def test_books_survive_sigkill_at_any_moment_exactly(tmp_path):
     previous = None
     restarts = 0
     for _ in range(30):
-        proc = subprocess.Popen(
-            [*COMMAND, "--checkpoint-dir", str(tmp_path), "--journal", str(journal)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+        output = killed_while_trading(
+            [*ARGS, "--checkpoint-dir", str(tmp_path), "--journal", str(journal)], rng.uniform(0.0, 1.2)
         )
-        assert proc.stdout is not None
-        seen = []
-        for line in proc.stdout:
-            seen.append(line)
-            if "paper trading with" in line:
-                break
-        time.sleep(rng.uniform(0.0, 1.2))
-        proc.send_signal(signal.SIGKILL)
-        rest, _ = proc.communicate(timeout=30)
-        output = "".join(seen) + rest
         assert "Traceback" not in output, output[-3000:]
         if previous is not None:  # what the restarted bot rebuilt, against what the journal held when it started
             match = BOOKS.search(output)
@@ -89,10 +71,9 @@ def test_books_survive_sigkill_at_any_moment_exactly(tmp_path):
     assert restarts == 29 and previous["fills"] > 100 and previous["closed"] > 10
 
     # a last run to a clean stop: its summary agrees with the journal too
-    done = subprocess.run(
-        [*COMMAND, "--checkpoint-dir", str(tmp_path), "--journal", str(journal), "--policy", "hold",
-         "--max-steps", "1"],
-        capture_output=True, text=True, timeout=120, check=False,
+    done = tradingbot(
+        "run", *ARGS, "--checkpoint-dir", str(tmp_path), "--journal", str(journal), "--policy", "hold",
+        "--max-steps", "1", timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     final = independent_books(journal)

@@ -6,12 +6,10 @@ import csv
 import io
 import json
 import re
-import subprocess
-import sys
 
 import pytest
 
-from bot_process import SMALL_AGENT, BotProcess
+from bot_process import SMALL_AGENT, BotProcess, tradingbot
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -42,9 +40,7 @@ def traded(tmp_path_factory):
 
 
 def trades_cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "tradingbot", "trades", *args], capture_output=True, text=True, timeout=60, check=False
-    )
+    return tradingbot("trades", *args)
 
 
 def test_trades_pages_through_every_committed_fill_in_order(traded):

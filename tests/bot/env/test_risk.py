@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 
+from tiny import TINY_SIZES
 from tradingbot.agent.agent import OptionsCLSTMPPOAgent
 from tradingbot.agent.network import NetworkConfig
 from tradingbot.agent.ppo import PPOConfig
@@ -139,7 +140,7 @@ def test_an_untrained_agent_never_breaches_the_budget_on_the_calibrated_market()
     limits = RiskLimits()
     market = MarketSimulator(SimulatorConfig(symbols=("SPY", "QQQ"), seed=3, **PRESETS["realistic"]))
     env = PaperTradingEnvironment(market, EnvironmentConfig(risk=limits))
-    shape = NetworkConfig(OBSERVATION_SIZE, NUM_ACTIONS, 16, 16, 16, 8)
+    shape = NetworkConfig(OBSERVATION_SIZE, NUM_ACTIONS, **TINY_SIZES)
     agent = OptionsCLSTMPPOAgent(shape, PPOConfig(), 2, seed=3, hold_prior=0.0)
     buys = 0
     for step in range(3 * 390):

@@ -30,7 +30,9 @@ def simulator() -> MarketSimulator:
 async def fetch(server: MarketServer, key: str = KEY, page_limit: int = 25, retries: int = 3):
     async with aiohttp.ClientSession() as session:
         rest = MassiveRest(
-            key, session, RestConfig(base_url=server.url, page_limit=page_limit, retries=retries, backoff_s=0.01)
+            key,
+            session,
+            RestConfig(base_url=server.url, page_limit=page_limit, retries=retries, backoff_initial_s=0.01),
         )
         return await rest.option_chain("SPY"), rest
 
@@ -62,7 +64,7 @@ def test_a_refused_key_is_fatal_and_not_in_the_error():
 def test_an_unreachable_server_fails_after_bounded_retries(dead_endpoint):
     async def scenario():
         async with aiohttp.ClientSession() as session:
-            rest = MassiveRest(KEY, session, RestConfig(base_url=dead_endpoint, retries=2, backoff_s=0.01))
+            rest = MassiveRest(KEY, session, RestConfig(base_url=dead_endpoint, retries=2, backoff_initial_s=0.01))
             with pytest.raises(MassiveRestError, match="ClientConnectorError") as failed:
                 await rest.option_chain("SPY")
             assert not failed.value.fatal and rest.retries_done == 2

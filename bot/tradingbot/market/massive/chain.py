@@ -17,11 +17,10 @@ import numpy as np
 
 from tradingbot.market.clock import session_close_ms
 from tradingbot.market.occ import InvalidOptionSymbolError, parse_occ
-from tradingbot.market.pricing import black_scholes
+from tradingbot.market.pricing import RISK_FREE_RATE, black_scholes
 from tradingbot.market.types import FloatArray, OptionChain, OptionContract, OptionQuote
 
 MS_PER_YEAR = 365.0 * 24 * 3600 * 1000
-RISK_FREE_RATE = 0.04
 _NAN = math.nan
 
 

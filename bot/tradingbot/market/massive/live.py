@@ -1,7 +1,8 @@
-"""Market sources over Massive data: live (:class:`MassiveSource`) and replayed (:class:`ReplaySource`).
+"""Live Massive data as a market source (:class:`MassiveSource`): the WebSocket stream and periodic REST
+chain snapshots on a thread of their own.
 
-Both fold the same decoded events into a :class:`FeedState` and build each decision's snapshot the
-same way (:func:`build_snapshot`), so a replay of a recorded session reproduces it exactly. A symbol
+Decoded events fold into a :class:`FeedState`, and each decision's snapshot is built the way a replay
+builds it (:func:`~tradingbot.market.massive.snapshots.build_snapshot`). A symbol
 without a quote yet, or with old data, yields a snapshot the environment marks untradable: the bot
 never trades on stale data.
 """
@@ -13,33 +14,23 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from tradingbot.market.clock import eastern
-from tradingbot.market.massive.chain import build_chain, nearest_contracts, parse_snapshot
-from tradingbot.market.massive.recording import Recorder, read_recording
+from tradingbot.market.massive.chain import nearest_contracts, parse_snapshot
+from tradingbot.market.massive.recording import Recorder
 from tradingbot.market.massive.rest import MassiveRest, MassiveRestError, RestConfig
-from tradingbot.market.massive.stream import FeedState, MassiveAuthError, MassiveRealtimeStream, StreamConfig
-from tradingbot.market.massive.wire import FrameDecoder
+from tradingbot.market.massive.snapshots import ChainBase, build_snapshot
+from tradingbot.market.massive.stream import MassiveAuthError, MassiveRealtimeStream, StreamConfig
 from tradingbot.market.quality import DataRules, quote_problem
-from tradingbot.market.types import MarketSnapshot, OptionContract, StockQuote, SymbolSnapshot
+from tradingbot.market.source import FeedError, FeedStatus
+from tradingbot.market.types import MarketSnapshot
 
 log = logging.getLogger("tradingbot.massive")
-
-
-@dataclass(frozen=True)
-class ChainBase:
-    """A parsed REST chain snapshot: the epoch ms it was taken, and when it arrived (arrival clock, s)."""
-
-    contracts: list[tuple[OptionContract, dict[str, float]]]
-    taken_ms: int
-    arrived: float
 
 
 MAX_EXPIRY_DAYS = 45
@@ -48,59 +39,6 @@ MAX_OPTION_QUOTES = 1000
 WARMUP_BARS = 391
 """Minute bars fetched at start to warm up the price features (they look back one 390-minute session)."""
 WARMUP_LOOKBACK_MS = 5 * 24 * 3600 * 1000  # enough calendar time for a session of bars over a weekend
-
-
-class FeedError(Exception):
-    """The market feed cannot start or cannot go on (a refused key, a plan without access)."""
-
-
-class ReplayFinishedError(Exception):
-    """The recording has no more data."""
-
-
-@dataclass(frozen=True)
-class FeedStatus:
-    """For ``/ready`` and ``/status``: whether the feed is up, and its newest data (wall-clock seconds)."""
-
-    connected: bool
-    last_event_unix: float | None
-    reconnects: int
-    detail: dict[str, Any]
-
-
-def build_snapshot(
-    symbols: tuple[str, ...],
-    state: FeedState,
-    chains: dict[str, ChainBase],
-    now_ms: int,
-    arrival_now: float,
-    rules: DataRules,
-) -> MarketSnapshot:
-    """The market at ``now_ms`` (epoch ms) from the feed's newest data and chain snapshots.
-
-    Ages are by arrival (``arrival_now`` on the feed's arrival clock). A live option quote replaces the
-    snapshot's only while it is fresh by arrival and not stamped beyond the future tolerance; whether a
-    quote is valid is the environment's to judge, so one-sided or crossed quotes come through as they are.
-    """
-    with state.lock:
-        stock_quotes = dict(state.stock_quotes)
-        stock_trades = dict(state.stock_trades)
-        option_quotes = dict(state.option_quotes)
-        arrived = dict(state.arrived)
-    latest_ms = now_ms + rules.future_tolerance_s * 1000
-    live = {
-        ticker: quote
-        for ticker, quote in option_quotes.items()
-        if arrival_now - arrived.get(ticker, -math.inf) <= rules.max_data_age_s and quote.timestamp_ms <= latest_ms
-    }
-    out = {}
-    for symbol in symbols:
-        quote = stock_quotes.get(symbol) or StockQuote(symbol, math.nan, 0, math.nan, 0, 1)
-        base = chains.get(symbol) or ChainBase([], 0, -math.inf)
-        chain = build_chain(symbol, base.contracts, base.taken_ms, live, quote.mid, now_ms)
-        quote_age = arrival_now - arrived[symbol] if symbol in arrived else math.nan
-        out[symbol] = SymbolSnapshot(quote, stock_trades.get(symbol), chain, quote_age, arrival_now - base.arrived)
-    return MarketSnapshot(now_ms, out)
 
 
 class MassiveSource:
@@ -287,84 +225,3 @@ class MassiveSource:
         if quote is None or quote_problem(quote.bid, quote.ask, self.rules.stock_spread) is not None:
             return math.nan
         return quote.mid
-
-
-class ReplaySource:
-    """A recorded session, replayed through the live decoding path in recorded time.
-
-    Each :meth:`advance` moves the clock ``step_s`` seconds of recorded time and applies every entry
-    up to it; with ``speed`` > 0 it also waits the recorded time divided by ``speed``. The same file
-    and settings always give the same snapshots.
-    """
-
-    def __init__(
-        self,
-        path: Path,
-        symbols: tuple[str, ...],
-        step_s: float = 60.0,
-        speed: float = 0.0,
-        sleep: Callable[[float], None] = time.sleep,
-        rules: DataRules | None = None,
-    ) -> None:
-        self._symbols = symbols
-        self.rules = rules or DataRules()
-        self.step_ms = int(step_s * 1000)
-        self.speed = speed
-        self._sleep = sleep
-        self.state = FeedState()
-        self.chains: dict[str, ChainBase] = {}
-        self._decoders = {"stocks": FrameDecoder("stocks"), "options": FrameDecoder("options")}
-        try:
-            self._entries: Iterator[dict[str, Any]] = read_recording(path)
-            self._pending = next(self._entries, None)
-        except OSError as error:  # missing, unreadable, or not gzip
-            raise FeedError(f"cannot read the recording {path}: {error}") from None
-        if self._pending is None:
-            raise FeedError(f"{path} holds no recorded market data")
-        self.clock_ms = self._pending["t"]
-        self._apply_until(self.clock_ms)
-        self._replayed_unix: float | None = time.time()
-
-    @property
-    def symbols(self) -> tuple[str, ...]:
-        return self._symbols
-
-    def current(self) -> MarketSnapshot:
-        return build_snapshot(self._symbols, self.state, self.chains, self.clock_ms, self.clock_ms / 1000, self.rules)
-
-    def advance(self) -> MarketSnapshot:
-        if self._pending is None:
-            raise ReplayFinishedError("the recording is over")
-        self.state.take_trades()
-        target = self.clock_ms + self.step_ms
-        if self.speed > 0:
-            self._sleep(self.step_ms / 1000 / self.speed)
-        self._apply_until(target)
-        self.clock_ms = target
-        self._replayed_unix = time.time()
-        return self.current()
-
-    def status(self) -> FeedStatus:
-        """Connected while data remains; data times are when it was replayed (wall clock)."""
-        return FeedStatus(
-            self._pending is not None,
-            self._replayed_unix,
-            0,
-            {"events": self.state.event_counts(), "recorded_ms": self.clock_ms},
-        )
-
-    def close(self) -> None:
-        """Nothing to release (the file is read lazily and closed at its end)."""
-
-    def _apply_until(self, target_ms: int) -> None:
-        while self._pending is not None and self._pending["t"] <= target_ms:
-            entry = self._pending
-            cluster = entry.get("c")
-            if cluster in self._decoders and isinstance(entry.get("f"), str):
-                events = self._decoders[cluster].decode(entry["f"])
-                self.state.apply(events, 100_000, entry["t"] / 1000, arrival=entry["t"] / 1000)
-            elif cluster == "rest" and isinstance(entry.get("u"), str) and isinstance(entry.get("b"), list):
-                self.chains[entry["u"]] = ChainBase(
-                    parse_snapshot(entry["u"], entry["b"]), entry["t"], entry["t"] / 1000
-                )
-            self._pending = next(self._entries, None)

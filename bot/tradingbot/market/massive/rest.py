@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from tradingbot.market.massive.constants import REST_URL
 from tradingbot_contract.backoff import Backoff
 
 RETRYABLE = frozenset({413, 429, 499, 500, 502, 503, 504})
@@ -40,10 +41,10 @@ class MassiveRestError(Exception):
 class RestConfig:
     """Base URL, per-request timeout and retry policy (seconds)."""
 
-    base_url: str = "https://api.massive.com"
+    base_url: str = REST_URL
     timeout_s: float = 10.0
     retries: int = 5
-    backoff_s: float = 0.5
+    backoff_initial_s: float = 0.5
     backoff_max_s: float = 30.0
     page_limit: int = 250
     max_pages: int = 100
@@ -65,7 +66,7 @@ class MassiveRest:
         """GET ``path`` (with its query) on the base URL; the decoded JSON body."""
         url = self.config.base_url.rstrip("/") + path
         where = f"Massive REST {path.split('?', maxsplit=1)[0]}"
-        backoff = Backoff(self.config.backoff_s, self.config.backoff_max_s)
+        backoff = Backoff(self.config.backoff_initial_s, self.config.backoff_max_s)
         for attempt in range(self.config.retries + 1):
             wait: float | None = None
             try:

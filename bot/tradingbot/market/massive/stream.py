@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, InvalidHandshake, InvalidURI
 
+from tradingbot.market.massive.constants import stream_urls
 from tradingbot.market.massive.wire import Cluster, Event, FrameDecoder
 from tradingbot.market.types import (
     Aggregate,
@@ -60,8 +61,8 @@ class _EvictedError(Exception):
 class StreamConfig:
     """Where and how to connect. Durations in seconds."""
 
-    stocks_url: str = "wss://socket.massive.com/stocks"
-    options_url: str = "wss://socket.massive.com/options"
+    stocks_url: str = stream_urls()[0]
+    options_url: str = stream_urls()[1]
     auth_timeout_s: float = 10.0
     ping_interval_s: float = 20.0
     """WebSocket pings; no pong within ``ping_timeout_s`` means a silent stall: reconnect."""

@@ -19,6 +19,7 @@ from datetime import date
 import numpy as np
 
 from tradingbot.market.clock import eastern
+from tradingbot.market.pricing import RISK_FREE_RATE
 from tradingbot.market.sim.profiles import profile_kind
 from tradingbot.market.sim.simulator import PRESETS, MarketSimulator, SimulatorConfig
 from tradingbot.market.types import FloatArray, OptionChain
@@ -29,7 +30,6 @@ MIDDAY_STEP = 10
 """The step whose chain is sampled each day (12:00 ET at 26 steps a day)."""
 INTRADAY_DAYS = 20
 """Sessions of minute steps sampled for the opening-spread statistic."""
-RATE = 0.04
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +205,7 @@ def surfaces(chain: OptionChain, today: date) -> list[Surface]:
         years = days / 365.25
         strike = chain.strike[atm_call]
         parity = (chain.bid[atm_call] + chain.ask[atm_call] - chain.bid[atm_put] - chain.ask[atm_put]) / 2
-        forward_value = parity + strike * math.exp(-RATE * years)
+        forward_value = parity + strike * math.exp(-RISK_FREE_RATE * years)
         dividend = -math.log(forward_value / spot) / years if forward_value > 0 else math.nan
         result.append(
             Surface(

@@ -42,7 +42,7 @@ from tradingbot.market.clock import (
     session_open_ms,
 )
 from tradingbot.market.occ import format_occ
-from tradingbot.market.pricing import Valuation, black_scholes, puts_by_parity
+from tradingbot.market.pricing import RISK_FREE_RATE, Valuation, black_scholes, puts_by_parity
 from tradingbot.market.sim.expiries import listed_expiries, trading_days_after, variance_days
 from tradingbot.market.sim.profiles import UnderlyingProfile, profile_for, strike_spacing
 from tradingbot.market.sim.quoting import option_quotes, stress_factor, time_of_day_factor
@@ -129,7 +129,7 @@ class SimulatorConfig:
     richness_half_life_days: float = 10.0
     richness_edge: float = 0.0
     """Annual expected return per unit of richness (0: the richness foretells nothing)."""
-    risk_free_rate: float = 0.04
+    risk_free_rate: float = RISK_FREE_RATE
     profile_overrides: Mapping[str, Any] = field(default_factory=dict)
     """Profile fields set for every underlying (see :class:`~tradingbot.market.sim.profiles.UnderlyingProfile`)."""
 
@@ -243,6 +243,13 @@ class MarketSimulator:
         if self._snapshot is None:
             self._snapshot = self._build_snapshot()
         return self._snapshot
+
+    def status(self) -> None:
+        """No feed status: the simulated market's data is always there."""
+        return None
+
+    def close(self) -> None:
+        """Nothing to release."""
 
     def state_dict(self) -> dict[str, Any]:
         """The market's complete state as plain data, so a restarted bot continues the same market."""
