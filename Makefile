@@ -37,6 +37,7 @@ run: $(VENV)/.bot
 lint: $(VENV)/.test
 	$(VENV)/bin/ruff check bot operator contract tests bench
 	$(VENV)/bin/ruff format --check bot operator contract tests bench
+	$(VENV)/bin/lint-imports
 
 typecheck: $(VENV)/.test
 	$(VENV)/bin/mypy

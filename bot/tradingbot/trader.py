@@ -23,7 +23,7 @@ from tradingbot.agent.buffer import ExperienceBuffer
 from tradingbot.agent.checkpoint import Checkpoint, CheckpointWriteError
 from tradingbot.agent.checkpoint_store import CheckpointStore
 from tradingbot.agent.device import DeviceChoice
-from tradingbot.agent.ppo import TrainMetrics
+from tradingbot.agent.update_metrics import TrainMetrics
 from tradingbot.baselines import Policy
 from tradingbot.books.bookkeeper import Bookkeeper
 from tradingbot.env.paper import Observation, PaperTradingEnvironment, StepResult

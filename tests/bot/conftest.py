@@ -49,6 +49,13 @@ class StaticSource:
         )
         return self.snapshot
 
+    def status(self) -> None:
+        """No feed: the data is always there."""
+        return None
+
+    def close(self) -> None:
+        """Nothing to release."""
+
 
 def static_chain(
     symbol: str,

@@ -16,7 +16,8 @@ import torch
 from tradingbot.agent.buffer import Rollout
 from tradingbot.agent.inference import NumpyStepper, uses_numpy
 from tradingbot.agent.network import CLSTMActorCritic, NetworkConfig, NetworkOutput, RecurrentState
-from tradingbot.agent.ppo import PPOConfig, TrainMetrics, ppo_update
+from tradingbot.agent.ppo import PPOConfig, ppo_update
+from tradingbot.agent.update_metrics import TrainMetrics
 
 
 def sample_masked(

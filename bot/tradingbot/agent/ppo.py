@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from tradingbot.agent.buffer import Rollout
 from tradingbot.agent.network import CLSTMActorCritic, NetworkOutput, RecurrentState, masked_logits
+from tradingbot.agent.update_metrics import TrainMetrics
 from tradingbot_contract import env
 
 
@@ -46,23 +47,6 @@ class PPOConfig:
     max_grad_norm: float = _number(env.MAX_GRAD_NORM)
     target_kl: float | None = _number(env.TARGET_KL) or None
     """Stop the epochs early once the mean approximate KL exceeds this (None: never)."""
-
-
-@dataclass(frozen=True, slots=True)
-class TrainMetrics:
-    """What one update did. Losses are means over the minibatches run."""
-
-    policy_loss: float
-    value_loss: float
-    entropy: float
-    approx_kl: float
-    clip_fraction: float
-    explained_variance: float
-    first_ratio_error: float
-    """max |ratio - 1| on the first minibatch before any gradient step: 0 up to float rounding when the
-    recorded log-probabilities belong to the policy being trained."""
-    samples: int
-    epochs: int
 
 
 def compute_gae(

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import csv
-import io
 import json
-import os
-import sys
 from datetime import datetime, time
 from typing import TextIO
 
 from tradingbot.books.journal import JournalError, JournalFill, bots_in, open_reader, opening_cash, read_fills
 from tradingbot.market.clock import EASTERN, eastern
-from tradingbot_contract import env
 
 COLUMNS = (
     "seq",
@@ -103,21 +98,3 @@ def load_fills(
         return chosen, opening_cash(backend, chosen), read_fills(backend, chosen, 0, limit, since, symbol)
     finally:
         backend.close()
-
-
-def print_trades(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
-    """``tradingbot trades``; the exit code (2 with a message for a journal that cannot be read)."""
-    target = args.journal or os.environ.get(env.JOURNAL.name)
-    if not target:
-        print("tradingbot trades: name the journal with --journal or JOURNAL", file=sys.stderr)
-        return 2
-    try:
-        start = since_ms(args.since) if args.since else None
-        _, _, fills = load_fills(target, args.bot, args.limit, start, args.symbol)
-    except (JournalError, ValueError) as error:
-        print(f"tradingbot trades: {error}", file=sys.stderr)
-        return 2
-    buffer = io.StringIO()
-    write_trades(fills, args.format, buffer)
-    out.write(buffer.getvalue())
-    return 0

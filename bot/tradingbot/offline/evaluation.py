@@ -12,6 +12,7 @@ of total return on each seed, and of return on each session, with their standard
 
 from __future__ import annotations
 
+import html
 import math
 import multiprocessing
 import os
@@ -21,11 +22,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 
 from tradingbot.agent.agent import OptionsCLSTMPPOAgent
 from tradingbot.agent.buffer import ExperienceBuffer
-from tradingbot.agent.ppo import TrainMetrics
+from tradingbot.agent.update_metrics import TrainMetrics
 from tradingbot.baselines import make_policy
 from tradingbot.build import environment_config, network_config, ppo_config
 from tradingbot.config import Settings
@@ -36,6 +38,7 @@ from tradingbot.env.portfolio import Fill
 from tradingbot.market.sim.simulator import PRESETS, MarketSimulator, SimulatorConfig
 from tradingbot.market.types import BoolArray
 from tradingbot.reports.performance import METRICS, daily_returns, mean_and_error, performance
+from tradingbot.reports.trading import Account, ReportData
 from tradingbot.trader import learn_from_step
 from tradingbot_contract import env
 
@@ -258,3 +261,15 @@ def format_summary(evaluation: Evaluation) -> str:
             + _format_difference("daily return", difference["daily_return"], "sessions")
         )
     return "\n".join(lines)
+
+
+def evaluation_data(evaluation: Evaluation, summary: str) -> ReportData:
+    """An evaluation's page: each policy's mean equity over the seeds, the agent's fills on every seed
+    broken down, and its learning curves on the first seed (when it learned online)."""
+    accounts = []
+    for policy, episodes in evaluation.episodes.items():
+        mean = np.mean([e.equity for e in episodes], axis=0)
+        fills = [f for e in episodes for f in e.fills]
+        accounts.append(Account(f"{policy} (mean of {len(episodes)} seeds)", list(mean), fills))
+    updates = evaluation.episodes["agent"][0].updates
+    return ReportData("Evaluation: agent, hold and random", accounts, f"<pre>{html.escape(summary)}</pre>", updates)

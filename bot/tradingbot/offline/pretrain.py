@@ -22,7 +22,7 @@ from tradingbot.agent.buffer import ExperienceBuffer
 from tradingbot.agent.checkpoint import Checkpoint
 from tradingbot.agent.checkpoint_store import CheckpointStore
 from tradingbot.agent.device import choose_device
-from tradingbot.agent.ppo import TrainMetrics
+from tradingbot.agent.update_metrics import TrainMetrics
 from tradingbot.build import environment_config, network_config, ppo_config
 from tradingbot.config import Settings
 from tradingbot.env.actions import NUM_ACTIONS

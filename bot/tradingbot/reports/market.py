@@ -9,46 +9,14 @@ the quoted widths of calls by moneyness and days to expiry on the last simulated
 
 from __future__ import annotations
 
-import argparse
 import html
-import sys
 from datetime import date
-from pathlib import Path
 
 import numpy as np
 
 from tradingbot.market.clock import eastern
 from tradingbot.market.sim.calibration import Sample, nearest_surface, statistics, targets_for
-from tradingbot.market.sim.calibration import sample as sample_market
-from tradingbot.market.sim.simulator import PRESETS
 from tradingbot.reports.charts import Series, page, svg_chart
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``market-report`` flags."""
-    parser.add_argument("--preset", choices=tuple(PRESETS), default="realistic")
-    parser.add_argument(
-        "--days", type=int, default=1500, help="simulated trading days (at least 60; 1500: ~15 s a symbol)"
-    )
-    parser.add_argument("--symbols", default="SPY,QQQ,AAPL", help="underlyings, comma-separated")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--html", type=Path, help="also write the charts to this HTML file")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Print the report (and write the HTML page); exit code 0, or 2 for bad arguments."""
-    symbols = tuple(s.strip() for s in args.symbols.split(",") if s.strip())
-    if args.days < 60 or not symbols:
-        print("tradingbot market-report: --days must be at least 60 and --symbols not empty", file=sys.stderr)
-        return 2
-    samples = sample_market(args.preset, symbols, args.days, args.seed)
-    lines, misses = text_report(args.preset, args.days, samples)
-    print("\n".join(lines))
-    if args.html is not None:
-        args.html.write_text(html_report(args.preset, args.days, samples, lines), encoding="utf-8")
-        print(f"charts written to {args.html}")
-    print(f"{misses} statistic(s) outside their target band")
-    return 0
 
 
 def text_report(preset: str, days: int, samples: dict[str, Sample]) -> tuple[list[str], int]:

@@ -12,27 +12,19 @@ closed. From an evaluation it is the marked equity at each close.
 
 from __future__ import annotations
 
-import argparse
 import html
-import os
-import sys
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from tradingbot.agent.ppo import TrainMetrics
-from tradingbot.books.history import load_fills
-from tradingbot.books.journal import JournalError
+from tradingbot.agent.update_metrics import TrainMetrics
 from tradingbot.env.portfolio import Fill
 from tradingbot.market.clock import eastern
 from tradingbot.market.occ import parse_occ
-from tradingbot.offline.evaluation import Evaluation
 from tradingbot.reports.charts import Series, page, svg_chart
 from tradingbot.reports.performance import max_drawdown
-from tradingbot_contract import env
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,43 +147,3 @@ def journal_data(opening: float, fills: Sequence[Fill], bot: str) -> ReportData:
         "<p>Equity here is realised: the opening cash plus closed trades' P&L (the journal keeps fills, not marks).</p>"
     )
     return ReportData(f"Trade journal: {bot}", [Account(bot, equity, fills)], note)
-
-
-def evaluation_data(evaluation: Evaluation, summary: str) -> ReportData:
-    """An evaluation's page: each policy's mean equity over the seeds, the agent's fills on every seed
-    broken down, and its learning curves on the first seed (when it learned online)."""
-    accounts = []
-    for policy, episodes in evaluation.episodes.items():
-        mean = np.mean([e.equity for e in episodes], axis=0)
-        fills = [f for e in episodes for f in e.fills]
-        accounts.append(Account(f"{policy} (mean of {len(episodes)} seeds)", list(mean), fills))
-    updates = evaluation.episodes["agent"][0].updates
-    return ReportData("Evaluation: agent, hold and random", accounts, f"<pre>{html.escape(summary)}</pre>", updates)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """``tradingbot report``'s flags."""
-    parser.add_argument("--journal", help="the journal: a SQLite file or a postgresql:// URL [env JOURNAL]")
-    parser.add_argument("--bot", help="whose account (needed when the journal holds several bots)")
-    parser.add_argument("--out", type=Path, default=Path("report.html"), help="the HTML file (default report.html)")
-
-
-def run(args: argparse.Namespace) -> int:
-    """``tradingbot report``: write the page; a journal that cannot be read is reported on stderr."""
-    target = args.journal or os.environ.get(env.JOURNAL.name)
-    if not target:
-        print("tradingbot report: name the journal with --journal or JOURNAL", file=sys.stderr)
-        return 2
-    try:
-        bot, opening, fills = load_fills(target, args.bot)
-    except JournalError as error:
-        print(f"tradingbot report: {error}", file=sys.stderr)
-        return 2
-    data = journal_data(opening, [f.fill for f in fills], bot)
-    try:
-        args.out.write_text(render(data), encoding="utf-8")
-    except OSError as error:
-        print(f"tradingbot report: cannot write {args.out}: {error}", file=sys.stderr)
-        return 2
-    print(f"report written: {args.out} ({len(fills)} fills)")
-    return 0

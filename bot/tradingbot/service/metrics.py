@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from tradingbot.agent.ppo import TrainMetrics
 from tradingbot.agent.s3_mirror import MirrorStatus
+from tradingbot.agent.update_metrics import TrainMetrics
 from tradingbot.env.actions import ACTIONS, BuyOption, ClosePositions
 from tradingbot.env.paper import PaperTradingEnvironment, StepInfo
 from tradingbot.env.portfolio import Portfolio

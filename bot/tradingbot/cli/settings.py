@@ -1,0 +1,37 @@
+"""The settings as flags of the commands that take them (``run``, ``pretrain``, ``evaluate``), and the
+settings those flags and the environment make."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from tradingbot.config import Settings, SettingsError, load_settings, setting_sources
+
+
+def add_setting_flags(command: argparse.ArgumentParser) -> None:
+    """Every setting's flag (``--preset`` too, for ``--market-preset``); secrets come only from the environment."""
+    for name, (variable, flag) in setting_sources().items():
+        if not flag:
+            continue
+        field = Settings.model_fields[name]
+        default = field.default
+        shown = ",".join(default) if isinstance(default, tuple) else "unset" if default is None else default
+        command.add_argument(
+            flag,
+            *(("--preset",) if name == "market_preset" else ()),
+            dest=name,
+            default=None,
+            metavar=variable,
+            help=f"{field.description} [env {variable}, default {shown}]".replace("%", "%%"),  # argparse formats help
+        )
+
+
+def settings_of(args: argparse.Namespace) -> Settings | None:
+    """The settings from the environment and ``args``' flags; ``None`` after printing why they are refused."""
+    try:
+        return load_settings(os.environ, vars(args))
+    except SettingsError as error:
+        print(f"tradingbot: {error}", file=sys.stderr)
+        return None
