@@ -21,12 +21,13 @@ import math
 import numpy as np
 import numpy.typing as npt
 
+from tradingbot.build import simulated_environment
 from tradingbot.config import load_settings
 from tradingbot.env.actions import ACTIONS, HOLD
 from tradingbot.env.paper import PaperTradingEnvironment
 from tradingbot.market.sim.profiles import profile_for
 from tradingbot.market.sim.simulator import SMALL_EDGE, TRADING_DAYS_PER_YEAR, MarketSimulator, SimulatorConfig
-from tradingbot.offline.evaluation import difference, market_environment
+from tradingbot.offline.evaluation import difference
 
 PRESET = "small-edge"
 SYMBOLS = ("SPY", "QQQ")
@@ -38,7 +39,7 @@ CALL, PUT, CLOSE_ALL = (
 def informed_return(seed: int, days: int, threshold: float) -> tuple[float, int]:
     """Total return (fraction) and trades of the informed trader over ``days`` sessions of ``seed``'s market;
     ``hold`` on the same market returns exactly 0 (it never trades and cash earns nothing)."""
-    env = market_environment(load_settings({"MARKET_PRESET": PRESET, "SYMBOLS": ",".join(SYMBOLS)}), seed)
+    env = simulated_environment(load_settings({"MARKET_PRESET": PRESET, "SYMBOLS": ",".join(SYMBOLS)}), seed)
     simulator = env.source
     assert isinstance(simulator, MarketSimulator)
     opening, sessions, trades = env.portfolio.value, 0, 0

@@ -30,7 +30,7 @@ from tradingbot.env.actions import NUM_ACTIONS
 from tradingbot.env.observation import OBSERVATION_SIZE
 from tradingbot.env.paper import EnvironmentConfig, PaperTradingEnvironment
 from tradingbot.market.sim.simulator import MarketSimulator, SimulatorConfig
-from tradingbot.trader import LearningTrader
+from tradingbot.trader import Learner, Trader
 
 WARMUP = 100
 PUBLISH_INTERVAL_S = 0.25
@@ -49,7 +49,7 @@ def run(steps: int, symbols: tuple[str, ...], directory: Path | None) -> tuple[f
         books = Bookkeeper(journal, env, market.state_dict)
     agent = OptionsCLSTMPPOAgent(DEFAULT_NETWORK, PPOConfig(), len(symbols), seed=0)
     buffer = ExperienceBuffer(len(symbols), OBSERVATION_SIZE, NUM_ACTIONS, DEFAULT_NETWORK.window)
-    trader = LearningTrader(env, agent, buffer, update_frequency=100, save_frequency=10**9, store=None, books=books)
+    trader = Trader(env, Learner(agent, buffer, update_frequency=100, save_frequency=10**9, store=None), books=books)
     for _ in range(WARMUP):
         trader.tick()
     start = next_flush = time.perf_counter()

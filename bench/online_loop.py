@@ -27,7 +27,7 @@ from tradingbot.agent.buffer import ExperienceBuffer
 from tradingbot.agent.ppo import PPOConfig
 from tradingbot.env.actions import NUM_ACTIONS
 from tradingbot.env.observation import OBSERVATION_SIZE
-from tradingbot.trader import LearningTrader
+from tradingbot.trader import Learner, Trader
 
 UPDATE_EVERY = 100
 WARMUP = 200
@@ -39,8 +39,8 @@ def ours(steps: int, seed: int) -> float:
         DEFAULT_NETWORK, PPOConfig(epochs=4, minibatches=4, target_kl=None), streams=1, seed=seed
     )
     buffer = ExperienceBuffer(1, OBSERVATION_SIZE, NUM_ACTIONS, DEFAULT_NETWORK.window)
-    trader = LearningTrader(
-        environment(seed), agent, buffer, update_frequency=UPDATE_EVERY, save_frequency=10**9, store=None
+    trader = Trader(
+        environment(seed), Learner(agent, buffer, update_frequency=UPDATE_EVERY, save_frequency=10**9, store=None)
     )
     for _ in range(WARMUP):
         trader.tick()

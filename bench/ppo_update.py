@@ -29,7 +29,7 @@ from tradingbot.agent.buffer import ExperienceBuffer
 from tradingbot.agent.ppo import PPOConfig
 from tradingbot.env.actions import NUM_ACTIONS
 from tradingbot.env.observation import OBSERVATION_SIZE
-from tradingbot.trader import LearningTrader
+from tradingbot.trader import Learner, Trader
 
 ROLLOUT = 100
 EPOCHS = 4
@@ -42,7 +42,7 @@ def ours() -> Iterator[float]:
         DEFAULT_NETWORK, PPOConfig(epochs=EPOCHS, minibatches=MINIBATCHES, target_kl=None), streams=1, seed=0
     )
     buffer = ExperienceBuffer(1, OBSERVATION_SIZE, NUM_ACTIONS, DEFAULT_NETWORK.window)
-    trader = LearningTrader(environment(0), agent, buffer, update_frequency=10_000, save_frequency=10**9, store=None)
+    trader = Trader(environment(0), Learner(agent, buffer, update_frequency=10_000, save_frequency=10**9, store=None))
     while True:
         for _ in range(ROLLOUT):
             trader.tick()

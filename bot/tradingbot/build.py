@@ -1,11 +1,16 @@
-"""The composition root: the trader (learning agent or baseline) built from the settings, its market,
-books and checkpoints wired together. The loop that runs it is :mod:`tradingbot.service.loop`."""
+"""The one place that turns :class:`~tradingbot.config.Settings` into parts: the market, the paper
+account's rules, the agent and its buffer, the checkpoint store and the trader with its books, for the
+bot (:func:`build_trader`), pre-training, evaluation, tests and benches alike. The loop that runs a
+trader is :mod:`tradingbot.service.loop`; where a starting bot's books continue from is
+:mod:`tradingbot.resume`."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+
+import torch
 
 from tradingbot.agent.agent import OptionsCLSTMPPOAgent
 from tradingbot.agent.buffer import ExperienceBuffer
@@ -33,7 +38,7 @@ from tradingbot.market.quality import DataRules, SpreadLimit
 from tradingbot.market.sim.simulator import PRESETS, MarketSimulator, SimulatorConfig
 from tradingbot.market.source import MarketSource
 from tradingbot.resume import Books, open_books
-from tradingbot.trader import BaselineTrader, LearningTrader, Trader
+from tradingbot.trader import Learner, Trader
 
 log = logging.getLogger("tradingbot")
 
@@ -49,7 +54,7 @@ def data_rules(settings: Settings) -> DataRules:
 
 
 def environment_config(settings: Settings) -> EnvironmentConfig:
-    """The paper account's rules from the settings."""
+    """The paper account's rules from the settings (its data rules among them)."""
     return EnvironmentConfig(
         initial_capital=settings.initial_capital,
         fees=FeeSchedule(settings.commission_per_contract, settings.regulatory_fee_per_contract),
@@ -106,6 +111,45 @@ def network_config(settings: Settings) -> NetworkConfig:
     )
 
 
+def new_agent(
+    settings: Settings, streams: int, device: torch.device | str = "cpu", seed: int | None = None
+) -> OptionsCLSTMPPOAgent:
+    """A fresh agent of the settings' network and PPO hyper-parameters for ``streams`` underlyings (its seed:
+    ``seed``, else the settings')."""
+    return OptionsCLSTMPPOAgent(
+        network_config(settings),
+        ppo_config(settings),
+        streams,
+        device,
+        settings.seed if seed is None else seed,
+        settings.hold_prior,
+    )
+
+
+def experience_buffer(settings: Settings, streams: int) -> ExperienceBuffer:
+    """The experience buffer of the settings' network window for ``streams`` underlyings."""
+    return ExperienceBuffer(streams, OBSERVATION_SIZE, NUM_ACTIONS, settings.window)
+
+
+def simulator(settings: Settings, seed: int | None = None) -> MarketSimulator:
+    """The settings' simulated market (preset, symbols, session length) seeded with ``seed``, else the
+    settings' seed."""
+    return MarketSimulator(
+        SimulatorConfig(
+            symbols=settings.symbols,
+            seed=settings.seed if seed is None else seed,
+            steps_per_day=settings.steps_per_day,
+            **PRESETS[settings.market_preset],
+        )
+    )
+
+
+def simulated_environment(settings: Settings, seed: int) -> PaperTradingEnvironment:
+    """A paper account with the settings' rules on the simulated market of ``seed``: what pre-training,
+    evaluation and benches trade."""
+    return PaperTradingEnvironment(simulator(settings, seed), environment_config(settings))
+
+
 def s3_mirror(settings: Settings) -> S3Mirror | None:
     """The S3 mirror of the checkpoints, when a bucket is configured."""
     if not settings.s3_bucket:
@@ -129,8 +173,9 @@ def _load_agent(agent: OptionsCLSTMPPOAgent, state: dict[str, Any], source: str,
         raise CheckpointIncompatibleError(f"{source} does not fit this network: {reason}") from error
 
 
-def market_source(settings: Settings) -> MarketSource:
-    """The configured market: the simulator, live Massive data (connected here) or a recording."""
+def market_source(settings: Settings, data: DataRules) -> MarketSource:
+    """The configured market: the simulator, live Massive data (connected here) or a recording; ``data``:
+    what the feed may serve as tradable."""
     if settings.source == "massive":
         assert settings.massive_api_key is not None  # enforced by the settings
         stocks_url, options_url = settings.massive_urls()
@@ -141,7 +186,7 @@ def market_source(settings: Settings) -> MarketSource:
             RestConfig(base_url=settings.massive_rest_url),
             settings.chain_refresh_s,
             Recorder(settings.record_file) if settings.record_file is not None else None,
-            rules=data_rules(settings),
+            rules=data,
         )
         live.start()
         return live
@@ -152,16 +197,9 @@ def market_source(settings: Settings) -> MarketSource:
             settings.symbols,
             settings.replay_step_s,
             settings.replay_speed,
-            rules=data_rules(settings),
+            rules=data,
         )
-    return MarketSimulator(
-        SimulatorConfig(
-            symbols=settings.symbols,
-            seed=settings.seed,
-            steps_per_day=settings.steps_per_day,
-            **PRESETS[settings.market_preset],
-        )
-    )
+    return simulator(settings)
 
 
 def journal_target(settings: Settings) -> str:
@@ -181,25 +219,23 @@ def _restore_market(simulated: MarketSimulator | None, market: dict[str, Any] | 
 def build_trader(settings: Settings) -> Trader:
     """The market, the paper account (from its journal) and the trader; a learning trader resumes from its
     newest checkpoint."""
-    source = market_source(settings)
+    rules = environment_config(settings)
+    source = market_source(settings, rules.data)
     simulated = source if isinstance(source, MarketSimulator) else None
     history = source.history if isinstance(source, MassiveSource) else None
-    rules = environment_config(settings)
     journal = open_journal(journal_target(settings), settings.bot_name)
     if settings.policy != "ppo":
         books = open_books(journal, None, settings.initial_capital, rules.fees)
         _restore_market(simulated, books.market)
         env = _environment(source, rules, history, books)
         policy = make_policy(settings.policy, settings.seed)
-        return BaselineTrader(env, policy, Bookkeeper(journal, env, _state_of(simulated)), books.step)
+        return Trader(env, policy, Bookkeeper(journal, env, _state_of(simulated)), books.step, _state_of(simulated))
 
     shape = network_config(settings)
     device = choose_device(settings.device, settings.gpu_count)
     if device.problem is not None:
         log.error("DEVICE=%s: %s", settings.device, device.problem)
-    agent = OptionsCLSTMPPOAgent(
-        shape, ppo_config(settings), len(settings.symbols), device.device, settings.seed, settings.hold_prior
-    )
+    agent = new_agent(settings, len(settings.symbols), device.device)
     store = CheckpointStore(settings.checkpoint_dir, settings.checkpoint_keep, s3_mirror(settings))
     checkpoint = store.latest(shape)
     if checkpoint is not None:
@@ -213,19 +249,15 @@ def build_trader(settings: Settings) -> Trader:
     books = open_books(journal, checkpoint, settings.initial_capital, rules.fees)
     _restore_market(simulated, books.market)
     env = _environment(source, rules, history, books)
-    buffer = ExperienceBuffer(len(settings.symbols), OBSERVATION_SIZE, NUM_ACTIONS, shape.window)
-    return LearningTrader(
-        env,
+    learner = Learner(
         agent,
-        buffer,
+        experience_buffer(settings, len(settings.symbols)),
         update_frequency=settings.update_frequency,
         save_frequency=settings.save_frequency,
         store=store,
-        market_state=_state_of(simulated),
-        step=books.step,
         device=device,
-        books=Bookkeeper(journal, env, _state_of(simulated)),
     )
+    return Trader(env, learner, Bookkeeper(journal, env, _state_of(simulated)), books.step, _state_of(simulated))
 
 
 def _state_of(simulated: MarketSimulator | None) -> Callable[[], dict[str, Any]] | None:

@@ -12,7 +12,6 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 from pydantic import (
     BaseModel,
@@ -26,6 +25,7 @@ from pydantic import (
 )
 
 from tradingbot.market.massive.constants import stream_urls
+from tradingbot.redaction import url_password
 from tradingbot_contract import env
 
 SYMBOL_PATTERN = re.compile(env.TICKER_PATTERN)
@@ -341,14 +341,16 @@ class Settings(BaseModel):
         return self
 
     def secret_values(self) -> list[str]:
-        """Every credential the settings hold (the keys, the journal URL's password), for log redaction."""
-        values = [
-            secret.get_secret_value()
-            for secret in (self.s3_access_key, self.s3_secret_key, self.massive_api_key)
-            if secret is not None
-        ]
-        password = _url_password(self.journal) if self.journal else None
-        return [v for v in (*values, password) if v]
+        """Every credential the settings hold, for redaction: the value of each secret setting (the
+        contract's ``secret`` variables), and of one that is a URL (the journal), its password."""
+        values = []
+        for name in secret_settings():
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                values.append(value.get_secret_value())
+            elif isinstance(value, str):
+                values.append(url_password(value) or "")
+        return [value for value in values if value]
 
     def massive_urls(self) -> tuple[str, str]:
         """The stocks and options WebSocket URLs."""
@@ -390,15 +392,11 @@ class Settings(BaseModel):
         return value
 
 
-def _url_password(url: str) -> str | None:
-    """The password in a ``scheme://user:password@host`` or ``…?password=`` URL, if any."""
-    parts = urlsplit(url)
-    if parts.password:
-        return unquote(parts.password)
-    for key, value in parse_qsl(parts.query):
-        if key.lower() == "password" and value:
-            return value
-    return None
+def secret_settings() -> tuple[str, ...]:
+    """The settings whose variable the contract marks secret (its source is ``secret``): credentials, and
+    the journal, whose URL may hold a password."""
+    variables = env.by_name()
+    return tuple(name for name, (variable, _) in setting_sources().items() if variables[variable].source == "secret")
 
 
 def setting_sources() -> dict[str, tuple[str, str]]:
@@ -431,6 +429,6 @@ def load_settings(environ: Mapping[str, str], overrides: Mapping[str, object] | 
                 continue
             field = str(problem["loc"][0])
             variable, flag = sources.get(field, (field, ""))
-            given = "(hidden)" if field.endswith("_key") or field == "journal" else repr(raw.get(field))
+            given = "(hidden)" if field in secret_settings() else repr(raw.get(field))
             problems.append(f"{variable}{' / ' + flag if flag else ''}: {problem['msg']} (got {given})")
         raise SettingsError("invalid settings:\n  " + "\n  ".join(problems)) from None

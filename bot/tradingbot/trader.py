@@ -1,10 +1,11 @@
-"""The online learning loop: act, paper-trade, book, record, train on each fresh rollout, checkpoint.
+"""The trader: act, paper-trade, book; with a learner inside, also record, train on each fresh rollout
+and checkpoint.
 
-Every step the agent acts on every underlying, the step is booked in the trade journal (before
-anything reports it) and the transition is recorded. Once
+Every step the policy or the agent acts on every underlying and the step is booked in the trade
+journal (made durable before anything reports it). A learner records the transition; once
 ``update_frequency`` steps have been collected since the last update, PPO trains on exactly those
-steps (the fresh, contiguous, on-policy rollout) and the rollout is closed. Every
-``save_frequency`` steps, and when the loop stops, a checkpoint is written.
+steps (the fresh, contiguous, on-policy rollout) and the rollout is closed. Every ``save_frequency``
+steps, and when the loop stops, a checkpoint is written.
 """
 
 from __future__ import annotations
@@ -42,50 +43,6 @@ class TickReport:
     checkpoint: Path | None = None
 
 
-def book(books: Bookkeeper | None, step: int, result: StepResult) -> StepResult:
-    """``result``, written into the journal's open transaction (a flush makes it durable)."""
-    if books is not None:
-        books.book(step, result)
-    return result
-
-
-def flush(books: Bookkeeper | None) -> bool:
-    """Make every booked step durable before anything reports it; whether it is."""
-    return books.flush() if books is not None else True
-
-
-class BaselineTrader:
-    """Trades with a fixed baseline policy; learns nothing, saves nothing."""
-
-    def __init__(
-        self, env: PaperTradingEnvironment, policy: Policy, books: Bookkeeper | None = None, step: int = 0
-    ) -> None:
-        self.env = env
-        self.books = books
-        self.name = policy.name
-        self.kind = "baseline"
-        self.step = step
-        self._policy = policy
-        self._observation = env.observation()
-
-    def tick(self) -> TickReport:
-        """One step, booked."""
-        actions = self._policy.act(self._observation, self.env.action_mask())
-        result = book(self.books, self.step + 1, self.env.step(actions))
-        self._observation = result.observation
-        self.step += 1
-        return TickReport([int(a) for a in actions], result)
-
-    def flush(self) -> bool:
-        """Commit the booked steps (before they are reported); whether they are durable."""
-        return flush(self.books)
-
-    def finish(self) -> Path | None:
-        """Nothing to save but the books."""
-        self.flush()
-        return None
-
-
 def learn_from_step(
     agent: OptionsCLSTMPPOAgent,
     buffer: ExperienceBuffer,
@@ -119,99 +76,39 @@ def learn_from_step(
     return decision, result, metrics
 
 
-class LearningTrader:
-    """Trades with the CLSTM-PPO agent and learns online."""
+class Learner:
+    """The learning inside a trader: the CLSTM-PPO agent, its buffer, and when it trains and saves.
+
+    PPO trains on exactly the ``update_frequency`` steps collected since the last update (the fresh,
+    contiguous, on-policy rollout); every ``save_frequency`` steps a checkpoint goes to ``store``.
+    """
 
     def __init__(
         self,
-        env: PaperTradingEnvironment,
         agent: OptionsCLSTMPPOAgent,
         buffer: ExperienceBuffer,
         *,
         update_frequency: int,
         save_frequency: int,
         store: CheckpointStore | None,
-        market_state: Callable[[], dict[str, Any]] | None = None,
-        step: int = 0,
         device: DeviceChoice | None = None,
-        books: Bookkeeper | None = None,
     ) -> None:
         """``device``: where the agent runs and whether that is what the pod asked for (for ``/status``)."""
         if update_frequency > buffer.capacity:
             raise ValueError(f"update frequency {update_frequency} exceeds the buffer's {buffer.capacity} steps")
-        self.env = env
-        self.books = books
         self.agent = agent
         self.buffer = buffer
-        self.name = "ppo"
-        self.kind = "agent"
-        self.step = step
+        self.update_frequency = update_frequency
+        self.save_frequency = save_frequency
+        self.store = store
+        self.device = device if device is not None else DeviceChoice(agent.device.type, 0, agent.device)
         self.last_metrics: TrainMetrics | None = None
         self.save_failures = 0
         self.last_save_error: str | None = None
-        self._update_frequency = update_frequency
-        self._save_frequency = save_frequency
-        self.store = store
-        self._market_state = market_state
-        self.device = device if device is not None else DeviceChoice(agent.device.type, 0, agent.device)
-        self._saved_step = step
-        self._observation = env.observation()
 
-    def tick(self) -> TickReport:
-        """Act, step, record; train when a rollout is complete; checkpoint when due."""
-        decision, result, metrics = learn_from_step(
-            self.agent,
-            self.buffer,
-            self._observation,
-            self.env.action_mask(),
-            lambda actions: book(self.books, self.step + 1, self.env.step(actions)),
-            self._update_frequency,
-        )
-        self._observation = result.observation
-        self.step += 1
-        if metrics is not None:
-            self.last_metrics = metrics
-        path = self.save() if self.step % self._save_frequency == 0 else None
-        return TickReport([int(a) for a in decision.actions], result, metrics, path)
-
-    def save(self) -> Path | None:
-        """Write a checkpoint of the current step; ``None`` without a store or when the write failed
-        (reported and counted: a full or broken volume must not stop trading)."""
-        if self.store is None:
-            return None
-        if self.books is not None:
-            self.books.flush(force=True)  # the journal's last step is never older than a checkpoint
-        checkpoint = Checkpoint(
-            step=self.step,
-            network=self.agent.config.as_dict(),
-            agent=self.agent.state_dict(),
-            metrics=self.metrics_dict(),
-            portfolio=self.env.portfolio.snapshot(),
-            market=self._market_state() if self._market_state else None,
-        )
-        try:
-            path = self.store.save(checkpoint)
-        except CheckpointWriteError as error:
-            self.save_failures += 1
-            self.last_save_error = str(error)
-            log.error("checkpoint at step %d failed (%s); trading goes on, the next save retries", self.step, error)
-            return None
-        self.last_save_error = None
-        self._saved_step = self.step
-        return path
-
-    def flush(self) -> bool:
-        """Commit the booked steps (before they are reported); whether they are durable."""
-        return flush(self.books)
-
-    def finish(self) -> Path | None:
-        """The books committed and the final checkpoint at shutdown (unless this step was just saved)."""
-        self.flush()
-        return self.save() if self.step != self._saved_step else None
-
-    def metrics_dict(self) -> dict[str, float]:
-        """Training and trading figures, as plain floats."""
-        figures: dict[str, float] = {"updates": float(self.agent.updates), "steps": float(self.step)}
+    def metrics_dict(self, step: int) -> dict[str, float]:
+        """Training figures at ``step``, as plain floats."""
+        figures: dict[str, float] = {"updates": float(self.agent.updates), "steps": float(step)}
         if self.last_metrics is not None:
             figures.update({k: float(v) for k, v in asdict(self.last_metrics).items()})
         recent = self.buffer.recent_rewards(1000)
@@ -220,4 +117,110 @@ class LearningTrader:
         return figures
 
 
-Trader = BaselineTrader | LearningTrader
+class Trader:
+    """Trades one paper account step by step: with a baseline policy, or with a :class:`Learner` that
+    acts from its agent and learns online. Every step is booked (when there are books) before anything
+    reports it; a learner's checkpoints are written when due and at the end."""
+
+    def __init__(
+        self,
+        env: PaperTradingEnvironment,
+        decider: Policy | Learner,
+        books: Bookkeeper | None = None,
+        step: int = 0,
+        market_state: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
+        """``decider``: a baseline policy, or a learner; ``step``: where the account stands (its journal's
+        last step); ``market_state``: the simulated market's state, saved with checkpoints."""
+        self.env = env
+        self.books = books
+        self.step = step
+        self.learner: Learner | None
+        self._policy: Policy | None
+        if isinstance(decider, Learner):
+            self.learner, self._policy, self.name, self.kind = decider, None, "ppo", "agent"
+        else:
+            self.learner, self._policy, self.name, self.kind = None, decider, decider.name, "baseline"
+        self._market_state = market_state
+        self._saved_step = step
+        self._observation = env.observation()
+
+    def tick(self) -> TickReport:
+        """Act, step and book; a learner also records, trains when a rollout is complete and checkpoints
+        when due."""
+        learner, booked = self.learner, self._booked_step
+        if learner is None:
+            assert self._policy is not None  # one of the two, set at construction
+            actions = self._policy.act(self._observation, self.env.action_mask())
+            result = booked(actions)
+            metrics = None
+        else:
+            decision, result, metrics = learn_from_step(
+                learner.agent,
+                learner.buffer,
+                self._observation,
+                self.env.action_mask(),
+                booked,
+                learner.update_frequency,
+            )
+            actions = decision.actions
+            if metrics is not None:
+                learner.last_metrics = metrics
+        self._observation = result.observation
+        self.step += 1
+        due = learner is not None and self.step % learner.save_frequency == 0
+        return TickReport([int(a) for a in actions], result, metrics, self.save() if due else None)
+
+    def _booked_step(self, actions: npt.NDArray[np.int64]) -> StepResult:
+        """The environment's step, written into the journal's open transaction (a flush makes it durable)."""
+        result = self.env.step(actions)
+        if self.books is not None:
+            self.books.book(self.step + 1, result)
+        return result
+
+    def save(self) -> Path | None:
+        """Write a learner's checkpoint of the current step; ``None`` without a learner or a store, or when
+        the write failed (reported and counted: a full or broken volume must not stop trading)."""
+        learner = self.learner
+        if learner is None or learner.store is None:
+            return None
+        if self.books is not None:
+            self.books.flush(force=True)  # the journal's last step is never older than a checkpoint
+        checkpoint = Checkpoint(
+            step=self.step,
+            network=learner.agent.config.as_dict(),
+            agent=learner.agent.state_dict(),
+            metrics=learner.metrics_dict(self.step),
+            portfolio=self.env.portfolio.snapshot(),
+            market=self._market_state() if self._market_state else None,
+        )
+        try:
+            path = learner.store.save(checkpoint)
+        except CheckpointWriteError as error:
+            learner.save_failures += 1
+            learner.last_save_error = str(error)
+            log.error("checkpoint at step %d failed (%s); trading goes on, the next save retries", self.step, error)
+            return None
+        learner.last_save_error = None
+        self._saved_step = self.step
+        return path
+
+    def flush(self) -> bool:
+        """Commit the booked steps (before they are reported); whether they are durable."""
+        return self.books.flush() if self.books is not None else True
+
+    def finish(self) -> Path | None:
+        """The books committed and a learner's final checkpoint at shutdown (unless this step was just saved)."""
+        self.flush()
+        return self.save() if self.step != self._saved_step else None
+
+    def close(self, mirror_drain_s: float) -> None:
+        """Release what the trader holds once it is done: a last S3 pass of at most ``mirror_drain_s``
+        seconds (the mirror logs a WARNING for what it leaves unmirrored), the feed's thread and recording,
+        and the journal (every step is committed already; closing folds SQLite's WAL in)."""
+        store = self.learner.store if self.learner is not None else None
+        if store is not None and store.mirror is not None:
+            store.mirror.close(mirror_drain_s)
+        self.env.source.close()
+        if self.books is not None:
+            self.books.journal.close()

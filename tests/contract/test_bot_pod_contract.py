@@ -16,6 +16,7 @@ from tradingbot.config import Settings, load_settings, setting_sources
 from tradingbot.service.metrics import BotMetrics
 from tradingbot.service.server import make_app
 from tradingbot.service.status import BotStatus, status_document
+from tradingbot.snapshot import snapshot
 from tradingbot_operator import builders
 from tradingbot_operator import identity as ids
 from tradingbot_operator.botstatus import parse_status
@@ -109,7 +110,7 @@ def test_probe_paths_and_port_are_served_by_the_bot():
 
 
 def _status() -> BotStatus:
-    return BotStatus(0.0, None, None, True, True, {})
+    return BotStatus(0.0, None, None, True, {})
 
 
 def test_the_operator_reads_the_figures_of_a_real_status_document(tmp_path):
@@ -119,7 +120,7 @@ def test_the_operator_reads_the_figures_of_a_real_status_document(tmp_path):
     trader = build_trader(settings)
     for _ in range(30):
         trader.tick()
-    document = json.loads(json.dumps(status_document(settings, trader, [0], 1767225600.0)))
+    document = json.loads(json.dumps(status_document(settings, snapshot(trader), [0], 1767225600.0)))
     live = parse_status(document)
     portfolio = trader.env.portfolio
     assert live.portfolio_value == f"{portfolio.value:.2f}" and live.trades == portfolio.trades

@@ -12,6 +12,7 @@ import pytest
 from tradingbot.build import build_trader
 from tradingbot.config import load_settings
 from tradingbot.service.status import status_document
+from tradingbot.snapshot import snapshot
 from tradingbot_contract import status as contract
 from tradingbot_operator.botstatus import UnknownSchemaError, parse_status
 
@@ -54,7 +55,7 @@ def document(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     trader = build_trader(settings)
     for _ in range(30):
         trader.tick()
-    return dict(json.loads(json.dumps(status_document(settings, trader, [0], 1767225600.0))))
+    return dict(json.loads(json.dumps(status_document(settings, snapshot(trader), [0], 1767225600.0))))
 
 
 def test_the_bot_writes_the_schema_version_first_and_every_field_the_operator_reads(document):

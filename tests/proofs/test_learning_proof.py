@@ -19,7 +19,7 @@ from tradingbot.env.observation import OBSERVATION_SIZE
 from tradingbot.env.paper import EnvironmentConfig, PaperTradingEnvironment
 from tradingbot.env.risk import RiskLimits
 from tradingbot.market.sim.simulator import PRESETS, MarketSimulator, SimulatorConfig
-from tradingbot.trader import LearningTrader
+from tradingbot.trader import Learner, Trader
 
 STEPS_PER_DAY = 26
 TRAIN_STEPS = 12_000
@@ -56,13 +56,15 @@ def train(seed: int) -> OptionsCLSTMPPOAgent:
     env = market(seed)
     # the exploration this proof was measured with (a live bot's default is 0.001)
     agent = OptionsCLSTMPPOAgent(NETWORK, PPOConfig(entropy_coef=0.01), streams=1, seed=seed)
-    trader = LearningTrader(
+    trader = Trader(
         env,
-        agent,
-        ExperienceBuffer(1, OBSERVATION_SIZE, 31, NETWORK.window),
-        update_frequency=128,
-        save_frequency=10**9,
-        store=None,
+        Learner(
+            agent,
+            ExperienceBuffer(1, OBSERVATION_SIZE, 31, NETWORK.window),
+            update_frequency=128,
+            save_frequency=10**9,
+            store=None,
+        ),
     )
     for _ in range(TRAIN_STEPS):
         trader.tick()

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tradingbot.agent.checkpoint import CHECKPOINT_NAME, TMP_PREFIX, CheckpointCorruptError, read_checkpoint
+from tradingbot.redaction import mask
 from tradingbot_contract.backoff import Backoff
 
 log = logging.getLogger("tradingbot.s3")
@@ -236,10 +237,8 @@ class S3Mirror:
         return wait
 
     def _redact(self, error: BaseException) -> str:
-        text = f"{type(error).__name__}: {error}"
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+        """The error as a line with neither key in it."""
+        return mask(f"{type(error).__name__}: {error}", self._secrets)
 
 
 def _error_class(error: BaseException) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 
 import psycopg
 
-from tradingbot.books.urls import redact_url
+from tradingbot.redaction import redact_url
 
 CONNECT_TIMEOUT_S = 10
 SCHEMA_LOCK_KEY = 0x7472_6164_6562_6F74  # "tradebot": the advisory lock that serializes schema creation

@@ -25,17 +25,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from tradingbot.agent.agent import OptionsCLSTMPPOAgent
-from tradingbot.agent.buffer import ExperienceBuffer
 from tradingbot.agent.update_metrics import TrainMetrics
 from tradingbot.baselines import make_policy
-from tradingbot.build import environment_config, network_config, ppo_config
+from tradingbot.build import experience_buffer, new_agent, simulated_environment
 from tradingbot.config import Settings
-from tradingbot.env.actions import NUM_ACTIONS
-from tradingbot.env.observation import OBSERVATION_SIZE
 from tradingbot.env.paper import Observation, PaperTradingEnvironment, StepResult
 from tradingbot.env.portfolio import Fill
-from tradingbot.market.sim.simulator import PRESETS, MarketSimulator, SimulatorConfig
 from tradingbot.market.types import BoolArray
 from tradingbot.reports.performance import METRICS, daily_returns, mean_and_error, performance
 from tradingbot.reports.trading import Account, ReportData
@@ -60,20 +55,6 @@ class Episode:
     """The lowest equity seen after any step, USD."""
 
 
-def market_environment(settings: Settings, seed: int) -> PaperTradingEnvironment:
-    """The paper-trading environment of ``settings`` on the simulated market of ``seed`` (its preset,
-    symbols and session length), as every policy of an evaluation trades it."""
-    source = MarketSimulator(
-        SimulatorConfig(
-            symbols=settings.symbols,
-            seed=seed,
-            steps_per_day=settings.steps_per_day,
-            **PRESETS[settings.market_preset],
-        )
-    )
-    return PaperTradingEnvironment(source, environment_config(settings))
-
-
 def _stepper(
     settings: Settings,
     episode: Episode,
@@ -85,13 +66,12 @@ def _stepper(
     if episode.policy != "agent":
         baseline = make_policy(episode.policy, episode.seed)
         return lambda observation, mask: env.step(baseline.act(observation, mask))
-    shape = network_config(settings)
     streams = len(settings.symbols)
-    agent = OptionsCLSTMPPOAgent(shape, ppo_config(settings), streams, "cpu", episode.seed, settings.hold_prior)
+    agent = new_agent(settings, streams, "cpu", episode.seed)
     if weights is not None:
         agent.load_state_dict(weights, weights_only=True)
     if online:
-        buffer = ExperienceBuffer(streams, OBSERVATION_SIZE, NUM_ACTIONS, shape.window)
+        buffer = experience_buffer(settings, streams)
 
         def learning(observation: Observation, mask: BoolArray) -> StepResult:
             _, result, metrics = learn_from_step(agent, buffer, observation, mask, env.step, settings.update_frequency)
@@ -114,7 +94,7 @@ def run_episode(
 ) -> Episode:
     """Trade ``policy`` for ``days`` sessions on the market of ``seed``; ``weights`` seed the agent (a
     checkpoint's agent state; ``None``: a fresh network, as ``make run`` starts)."""
-    env = market_environment(settings, seed)
+    env = simulated_environment(settings, seed)
     episode = Episode(policy, seed, [env.portfolio.value], min_equity=env.portfolio.value)
     step = _stepper(settings, episode, env, weights, online)
     observation = env.observation()

@@ -17,19 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from tradingbot.agent.agent import OptionsCLSTMPPOAgent
-from tradingbot.agent.buffer import ExperienceBuffer
 from tradingbot.agent.checkpoint import Checkpoint
 from tradingbot.agent.checkpoint_store import CheckpointStore
 from tradingbot.agent.device import choose_device
 from tradingbot.agent.update_metrics import TrainMetrics
-from tradingbot.build import environment_config, network_config, ppo_config
+from tradingbot.build import experience_buffer, new_agent, simulated_environment
 from tradingbot.config import Settings
-from tradingbot.env.actions import NUM_ACTIONS
-from tradingbot.env.observation import OBSERVATION_SIZE
-from tradingbot.env.paper import PaperTradingEnvironment
 from tradingbot.env.vector import VectorEnvironment
-from tradingbot.market.sim.simulator import PRESETS, MarketSimulator, SimulatorConfig
 from tradingbot.trader import learn_from_step
 
 PRETRAIN_SEED_BASE = 1_000_000
@@ -58,19 +52,7 @@ def market_seeds(seed: int, envs: int) -> list[int]:
 
 def build_vector(settings: Settings, seeds: list[int]) -> VectorEnvironment:
     """One paper account with the bot's rules on each seeded simulated market of the settings' preset."""
-    rules = environment_config(settings)
-    markets = [
-        MarketSimulator(
-            SimulatorConfig(
-                symbols=settings.symbols,
-                seed=seed,
-                steps_per_day=settings.steps_per_day,
-                **PRESETS[settings.market_preset],
-            )
-        )
-        for seed in seeds
-    ]
-    return VectorEnvironment([PaperTradingEnvironment(market, rules) for market in markets])
+    return VectorEnvironment([simulated_environment(settings, seed) for seed in seeds])
 
 
 def pretrain(
@@ -85,16 +67,8 @@ def pretrain(
     if envs < 1 or steps < 1:
         raise ValueError("pre-training needs at least one market and one step")
     vector = build_vector(settings, market_seeds(settings.seed, envs))
-    shape = network_config(settings)
-    agent = OptionsCLSTMPPOAgent(
-        shape,
-        ppo_config(settings),
-        len(vector.symbols),
-        choose_device(settings.device, settings.gpu_count).device,
-        settings.seed,
-        settings.hold_prior,
-    )
-    buffer = ExperienceBuffer(len(vector.symbols), OBSERVATION_SIZE, NUM_ACTIONS, shape.window)
+    agent = new_agent(settings, len(vector.symbols), choose_device(settings.device, settings.gpu_count).device)
+    buffer = experience_buffer(settings, len(vector.symbols))
     observation = vector.observation()
     started = last_report = time.perf_counter()
     rewards: list[float] = []
@@ -123,7 +97,7 @@ def pretrain(
             last_report, reported_step, reported_trades = now, step, trades
     checkpoint = Checkpoint(
         step=steps * envs,
-        network=shape.as_dict(),
+        network=agent.config.as_dict(),
         agent=agent.state_dict(),
         metrics={
             "pretrain_markets": float(envs),

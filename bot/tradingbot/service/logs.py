@@ -8,7 +8,7 @@ import logging.handlers
 import sys
 from pathlib import Path
 
-from tradingbot.service.redaction import redact_logs
+from tradingbot.redaction import redact_logs
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 LOG_FILE_BYTES = 10 * 2**20

@@ -8,30 +8,19 @@ effect (one series at a time), the others fixed sets. Money in USD, times in sec
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from tradingbot.agent.s3_mirror import MirrorStatus
 from tradingbot.agent.update_metrics import TrainMetrics
 from tradingbot.env.actions import ACTIONS, BuyOption, ClosePositions
-from tradingbot.env.paper import PaperTradingEnvironment, StepInfo
-from tradingbot.env.portfolio import Portfolio
+from tradingbot.env.paper import StepInfo
 from tradingbot.env.risk import LIMITS
+from tradingbot.market.source import FeedStatus
+from tradingbot.snapshot import Snapshot
 
 ACTION_TYPES = ("hold", "buy_call", "buy_put", "close")
 LOSSES = ("policy", "value", "entropy", "approx_kl", "clip_fraction", "explained_variance")
 MARKET_EVENTS = ("quote", "trade", "chain", "aggregate")
-
-
-@dataclass(frozen=True)
-class Safekeeping:
-    """Where the bot's books and learning state stand: totals since start."""
-
-    checkpoint_failures: int = 0
-    journal_failures: int = 0
-    journal_blocked: bool = False
-    s3: MirrorStatus | None = None
 
 
 def action_type(action: int) -> str:
@@ -48,7 +37,7 @@ class BotMetrics:
     def __init__(self, symbols: tuple[str, ...], trades_at_start: int = 0) -> None:
         """``trades_at_start``: the account's trades before this run (the trades counter counts from it)."""
         self.symbols = symbols
-        self._feed_seen: dict[str, int] = {"trades": trades_at_start}
+        self._totals_seen: dict[str, int] = {"trades": trades_at_start}
         self._s3_error_class: str | None = None
 
         self.registry = r = CollectorRegistry()
@@ -157,16 +146,9 @@ class BotMetrics:
         for loss in LOSSES:
             self.losses.labels(loss)
 
-    def record_step(
-        self,
-        actions: list[int],
-        info: StepInfo,
-        reward: float,
-        portfolio: Portfolio,
-        seconds: float,
-        now: float,
-    ) -> None:
-        """Everything one completed step changed."""
+    def record_step(self, actions: list[int], info: StepInfo, reward: float, seconds: float, now: float) -> None:
+        """What one completed step did: its decisions, refusals and reward, and the data it had
+        (``now``: Unix seconds, when it was reported)."""
         self.steps.inc()
         self.decision_latency.observe(seconds)
         self.heartbeat.set(now)
@@ -174,35 +156,10 @@ class BotMetrics:
             self.actions.labels(symbol, action_type(action)).inc()
         for rejection in info.rejections:
             self.rejections.labels(rejection.symbol).inc()
-        self.trades.inc(max(portfolio.trades - self._feed_seen.get("trades", 0), 0))  # booked trades only
-        self._feed_seen["trades"] = portfolio.trades
         self.reward_total.inc(reward)
         self.stale_symbols.set(len(info.stale_symbols))
-        self.portfolio_value.set(portfolio.value)
-        self.win_rate.set(portfolio.win_rate)
-        self.cash.set(portfolio.cash)
-        self.realized_pnl.set(portfolio.realized_pnl)
-        self.unrealized_pnl.set(portfolio.unrealized_pnl)
-        self.drawdown.set(portfolio.drawdown)
         self.suspended.set(float(info.suspended))
         self.risk_halted.set(float(info.risk_halted))
-        held = dict.fromkeys(self.symbols, 0)
-        for position in portfolio.positions.values():
-            held[position.contract.underlying] = held.get(position.contract.underlying, 0) + 1
-        for symbol in self.symbols:
-            self.open_positions.labels(symbol).set(held[symbol])
-
-    def record_risk(self, env: PaperTradingEnvironment) -> None:
-        """The risk budget's use and the limit that binds now."""
-        exposure = env.exposure()
-        for symbol in self.symbols:
-            self.premium_at_risk.labels(symbol).set(exposure.by_underlying.get(symbol, 0.0))
-        budget = env.risk.limits.total * exposure.equity
-        self.risk_budget_used.set(exposure.total / budget if budget > 0 else 1.0)
-        halt = env.risk.halt()
-        binding = halt[0] if halt is not None else (env.last_sizing[1].binding if env.last_sizing else None)
-        for limit in LIMITS:
-            self.binding_limit.labels(limit).set(float(limit == binding))
 
     def record_simulated_data(self, fresh_symbols: int, now: float) -> None:
         """The simulator delivered a quote, a trade and a chain for each fresh underlying at ``now``."""
@@ -210,16 +167,70 @@ class BotMetrics:
             self.market_events.labels(kind).inc(fresh_symbols)
         self.last_data.set(now)
 
-    def record_feed(self, events: dict[str, int], reconnects: int, last_event_unix: float | None) -> None:
-        """A live or replayed feed's totals since start (counters advance by the difference)."""
+    def record_state(self, snapshot: Snapshot) -> None:
+        """Where the bot stands: the account, the risk budget, a live feed's totals, the books' and the
+        learner's safekeeping (counters advance by the difference of totals since start)."""
+        portfolio = snapshot.portfolio
+        self._advance(self.trades, "trades", portfolio.trades)  # booked trades only
+        self.portfolio_value.set(portfolio.value)
+        self.win_rate.set(portfolio.win_rate)
+        self.cash.set(portfolio.cash)
+        self.realized_pnl.set(portfolio.realized_pnl)
+        self.unrealized_pnl.set(portfolio.unrealized_pnl)
+        self.drawdown.set(portfolio.drawdown)
+        held = dict.fromkeys(self.symbols, 0)
+        for position in portfolio.positions:
+            held[position.underlying] = held.get(position.underlying, 0) + 1
+        for symbol in self.symbols:
+            self.open_positions.labels(symbol).set(held[symbol])
+        risk = snapshot.risk
+        for symbol in self.symbols:
+            self.premium_at_risk.labels(symbol).set(risk.premium_by_underlying.get(symbol, 0.0))
+        self.risk_budget_used.set(risk.premium_at_risk / risk.budget if risk.budget > 0 else 1.0)
+        for limit in LIMITS:
+            self.binding_limit.labels(limit).set(float(limit == risk.binding_limit))
+        if snapshot.feed is not None:
+            self._record_feed(snapshot.feed)
+        self._advance(self.journal_failures, "journal_failures", snapshot.journal.failures if snapshot.journal else 0)
+        self.journal_blocked.set(float(snapshot.books_blocked is not None))
+        learning = snapshot.learning
+        self.update_frequency.set(learning.update_frequency if learning is not None else 0)
+        if learning is None:
+            return
+        self.device_problem.set(float(learning.device_problem))
+        self.steps_since_update.set(learning.steps_since_update)
+        self._advance(self.checkpoint_failures, "checkpoint_failures", learning.save_failures)
+        if learning.s3 is not None:
+            self._record_mirror(learning.s3)
+
+    def _advance(self, counter: Counter, key: str, total: int) -> None:
+        """Move ``counter`` on to ``total`` (a total since start), never back."""
+        counter.inc(max(0, total - self._totals_seen.get(key, 0)))
+        self._totals_seen[key] = total
+
+    def _record_feed(self, feed: FeedStatus) -> None:
+        """A live or replayed feed's totals since start."""
+        events: dict[str, int] = feed.detail.get("events", {})
         for kind, total in events.items():
             if kind in MARKET_EVENTS:
-                self.market_events.labels(kind).inc(max(0, total - self._feed_seen.get(kind, 0)))
-                self._feed_seen[kind] = total
-        self.feed_reconnects.inc(max(0, reconnects - self._feed_seen.get("reconnects", 0)))
-        self._feed_seen["reconnects"] = reconnects
-        if last_event_unix is not None:
-            self.last_data.set(last_event_unix)
+                self._advance(self.market_events.labels(kind), kind, total)
+        self._advance(self.feed_reconnects, "reconnects", feed.reconnects)
+        if feed.last_event_unix is not None:
+            self.last_data.set(feed.last_event_unix)
+
+    def _record_mirror(self, mirror: MirrorStatus) -> None:
+        """The S3 mirror's totals since start, what waits for it and the error class in effect."""
+        self._advance(self.s3_uploads, "s3_uploads", mirror.uploads)
+        self._advance(self.s3_failures, "s3_failures", mirror.failures)
+        self.s3_pending.set(mirror.pending)
+        if mirror.last_success_unix is not None:
+            self.s3_last_success.set(mirror.last_success_unix)
+        shown = self._s3_error_class
+        if shown is not None and shown != mirror.last_error_class:
+            self.s3_last_error.remove(shown)
+        if mirror.last_error_class is not None:
+            self.s3_last_error.labels(mirror.last_error_class).set(1)
+        self._s3_error_class = mirror.last_error_class
 
     def record_update(self, metrics: TrainMetrics) -> None:
         """A PPO update's figures."""
@@ -237,34 +248,6 @@ class BotMetrics:
             strict=True,
         ):
             self.losses.labels(loss).set(value)
-
-    def record_safekeeping(self, keeping: Safekeeping) -> None:
-        """Totals since start of the checkpoint, journal and S3 failures (counters advance by the difference)."""
-        for counter, key, total in (
-            (self.checkpoint_failures, "checkpoint_failures", keeping.checkpoint_failures),
-            (self.journal_failures, "journal_failures", keeping.journal_failures),
-        ):
-            counter.inc(max(0, total - self._feed_seen.get(key, 0)))
-            self._feed_seen[key] = total
-        self.journal_blocked.set(float(keeping.journal_blocked))
-        mirror = keeping.s3
-        if mirror is None:
-            return
-        for counter, key, total in (
-            (self.s3_uploads, "s3_uploads", mirror.uploads),
-            (self.s3_failures, "s3_failures", mirror.failures),
-        ):
-            counter.inc(max(0, total - self._feed_seen.get(key, 0)))
-            self._feed_seen[key] = total
-        self.s3_pending.set(mirror.pending)
-        if mirror.last_success_unix is not None:
-            self.s3_last_success.set(mirror.last_success_unix)
-        shown = self._s3_error_class
-        if shown is not None and shown != mirror.last_error_class:
-            self.s3_last_error.remove(shown)
-        if mirror.last_error_class is not None:
-            self.s3_last_error.labels(mirror.last_error_class).set(1)
-        self._s3_error_class = mirror.last_error_class
 
     def record_checkpoint(self, now: float) -> None:
         """A checkpoint was written."""

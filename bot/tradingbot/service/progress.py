@@ -9,7 +9,8 @@ from pathlib import Path
 from tradingbot.config import Settings
 from tradingbot.env.actions import ACTION_NAMES
 from tradingbot.market.clock import eastern
-from tradingbot.trader import LearningTrader, TickReport, Trader
+from tradingbot.snapshot import Snapshot
+from tradingbot.trader import TickReport
 
 log = logging.getLogger("tradingbot")
 
@@ -30,19 +31,21 @@ class RunSummary:
 
 
 def money(value: float, signed: bool = False) -> str:
+    """USD as a person reads it, ``$1,234.56``; ``signed``: with a + before gains too."""
     sign = "+" if signed and value >= 0 else "-" if value < 0 else ""
     return f"{sign}${abs(value):,.2f}"
 
 
-def log_progress(trader: Trader, report: TickReport) -> None:
-    """One readable progress line (with the last losses and checkpoint for a learning trader); P&L is
-    against the account's opening cash (the journal's, which a changed INITIAL_CAPITAL does not move)."""
+def log_progress(snapshot: Snapshot, report: TickReport) -> None:
+    """One readable progress line of the step ``report`` (with a learner's updates and last losses); P&L
+    is against the account's opening cash (the journal's, which a changed INITIAL_CAPITAL does not move)."""
     info = report.result.info
-    pnl = info.portfolio_value - trader.env.portfolio.initial_cash
+    portfolio = snapshot.portfolio
+    pnl = info.portfolio_value - portfolio.initial_cash
     learning = ""
-    if isinstance(trader, LearningTrader):
-        metrics = trader.last_metrics
-        learning = f" | updates {trader.agent.updates}"
+    if snapshot.learning is not None:
+        metrics = snapshot.learning.last_metrics
+        learning = f" | updates {snapshot.learning.updates}"
         if metrics is not None:
             learning += (
                 f" (policy loss {metrics.policy_loss:+.4f}, value loss {metrics.value_loss:.4f}, "
@@ -51,17 +54,17 @@ def log_progress(trader: Trader, report: TickReport) -> None:
     log.info(
         "step %d | %s ET | value %s | cash %s | positions %d | trades %d | P&L %s (realised %s, unrealised %s)"
         " | win rate %.1f%% | policy %s%s",
-        trader.step,
+        snapshot.step,
         f"{eastern(info.timestamp_ms):%Y-%m-%d %H:%M}",
         money(info.portfolio_value),
         money(info.cash),
-        len(trader.env.portfolio.positions),
+        len(portfolio.positions),
         info.trades,
         money(pnl, True),
         money(info.realized_pnl, True),
         money(info.unrealized_pnl, True),
         100 * info.win_rate,
-        trader.name,
+        snapshot.name,
         learning,
     )
 
@@ -83,29 +86,25 @@ def log_details(report: TickReport) -> None:
         log.debug("refused %s on %s: %s", ACTION_NAMES[rejection.action], rejection.symbol, rejection.reason)
 
 
-def log_start(settings: Settings, trader: Trader) -> None:
+def log_start(settings: Settings, snapshot: Snapshot) -> None:
+    """The line that says trading starts: the policy, the data, the account."""
     log.info(
         "paper trading with policy %s (%s) on %s data: symbols %s, capital %s, seed %d%s",
-        trader.name,
-        trader.kind,
+        snapshot.name,
+        snapshot.kind,
         settings.source,
         ",".join(settings.symbols),
-        money(trader.env.portfolio.initial_cash),
+        money(snapshot.portfolio.initial_cash),
         settings.seed,
         f", {settings.max_steps} steps" if settings.max_steps else ", until stopped",
     )
 
 
 def summarize(
-    settings: Settings,
-    trader: Trader,
-    steps: int,
-    reward_total: float,
-    by_signal: bool,
-    final: Path | None,
-    ended: str,
+    snapshot: Snapshot, steps: int, reward_total: float, by_signal: bool, final: Path | None, ended: str
 ) -> RunSummary:
-    portfolio = trader.env.portfolio
+    """The run's summary, logged: ``steps`` taken by this run, how it ended, the account at the end."""
+    portfolio = snapshot.portfolio
     summary = RunSummary(
         steps,
         portfolio.value,

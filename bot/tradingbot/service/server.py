@@ -19,6 +19,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from tradingbot.books.journal import PAGE_LIMIT, JournalError
+from tradingbot.query import bounded_integer
 from tradingbot.service.metrics import BotMetrics
 from tradingbot.service.status import BotStatus, health, readiness
 
@@ -68,8 +69,8 @@ def make_app(
         if trades is None:
             return web.json_response({"error": "this bot keeps no trade journal"}, status=404)
         try:
-            after = _bounded(request.query.get("after", "0"), "after", 0, 2**62)
-            limit = _bounded(request.query.get("limit", str(DEFAULT_PAGE)), "limit", 1, PAGE_LIMIT)
+            after = bounded_integer(request.query.get("after", "0"), "after", 0, 2**62)
+            limit = bounded_integer(request.query.get("limit", str(DEFAULT_PAGE)), "limit", 1, PAGE_LIMIT)
         except ValueError as error:
             return web.json_response({"error": str(error)}, status=400)
         try:
@@ -90,16 +91,6 @@ def make_app(
 
 DEFAULT_PAGE = 100
 """Fills per ``/trades`` page unless ``limit`` says otherwise (at most ``PAGE_LIMIT``)."""
-
-
-def _bounded(text: str, name: str, low: int, high: int) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValueError(f"{name} must be an integer, got {text[:40]!r}") from None
-    if not low <= value <= high:
-        raise ValueError(f"{name} must lie in [{low}, {high}], got {value}")
-    return value
 
 
 @asynccontextmanager

@@ -1,8 +1,10 @@
 """What the bot reports about itself: liveness, readiness and the ``/status`` document.
 
-The trading loop publishes a :class:`BotStatus` after every step; the HTTP handlers only read the
-latest one, so they never touch the trader while it steps in its worker thread. No secret is ever
-part of it: the settings are copied without the credential fields, whose presence alone is shown.
+The trading loop publishes a :class:`BotStatus` each time it reports (every 0.25 s while it trades, at
+each checkpoint and at the end), built from the trader's :class:`~tradingbot.snapshot.Snapshot`; the HTTP
+handlers only read the latest one, so they never touch the trader while it steps in its worker thread.
+A model is always loaded by then: the bot builds it before it serves. No secret is ever part of it: a
+secret setting shows only whether it is set (a URL, without its password).
 """
 
 from __future__ import annotations
@@ -12,15 +14,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from tradingbot import __version__
-from tradingbot.books.urls import redact_url
-from tradingbot.config import Settings
+from tradingbot.config import Settings, secret_settings
 from tradingbot.env.actions import ACTION_NAMES
-from tradingbot.env.paper import PaperTradingEnvironment
-from tradingbot.market.source import FeedStatus
-from tradingbot.trader import BaselineTrader, LearningTrader
+from tradingbot.redaction import redact_url
+from tradingbot.snapshot import Snapshot
 from tradingbot_contract.status import SCHEMA_KEY, SCHEMA_VERSION
-
-SECRET_SETTINGS = frozenset({"s3_access_key", "s3_secret_key", "massive_api_key"})
 
 
 @dataclass(frozen=True)
@@ -31,7 +29,6 @@ class BotStatus:
     heartbeat: float | None
     last_market_data: float | None
     feed_connected: bool
-    model_loaded: bool
     document: dict[str, Any] = field(default_factory=dict)
     trading_blocked: str | None = None
     """Why nothing can trade now although data flows (the trade journal refuses writes)."""
@@ -40,27 +37,24 @@ class BotStatus:
 
 
 def public_settings(settings: Settings) -> dict[str, Any]:
-    """The settings as JSON-ready data, credentials replaced by whether they are set."""
-    data = settings.model_dump(mode="json", exclude=set(SECRET_SETTINGS))
-    if settings.journal is not None:
-        data["journal"] = redact_url(settings.journal)
-    data["s3_credentials"] = "set" if settings.s3_access_key or settings.s3_secret_key else "unset"
-    data["massive_api_key"] = "set" if settings.massive_api_key else "unset"
+    """The settings as JSON-ready data; a secret setting shows only whether it is set, or, when it is a URL
+    (the journal), the URL without its password."""
+    data = settings.model_dump(mode="json", exclude=set(secret_settings()))
+    for name in secret_settings():
+        value = getattr(settings, name)
+        data[name] = redact_url(value) if isinstance(value, str) else "unset" if value is None else "set"
     return data
 
 
 def status_document(
-    settings: Settings,
-    trader: BaselineTrader | LearningTrader,
-    last_actions: list[int],
-    last_checkpoint_unix: float | None,
-    feed: FeedStatus | None = None,
+    settings: Settings, snapshot: Snapshot, last_actions: list[int], last_checkpoint_unix: float | None
 ) -> dict[str, Any]:
-    """The ``/status`` body, without the ages (added at request time)."""
-    portfolio = trader.env.portfolio
+    """The ``/status`` body of ``snapshot``, without the ages (added at request time)."""
+    portfolio = snapshot.portfolio
+    feed = snapshot.feed
     document: dict[str, Any] = {
         SCHEMA_KEY: SCHEMA_VERSION,
-        "bot": {"name": settings.bot_name, "version": __version__, "policy": trader.name, "kind": trader.kind},
+        "bot": {"name": settings.bot_name, "version": __version__, "policy": snapshot.name, "kind": snapshot.kind},
         "config": public_settings(settings),
         "portfolio": {
             "cash": portfolio.cash,
@@ -72,28 +66,30 @@ def status_document(
             "drawdown": portfolio.drawdown,
             "positions": [
                 {
-                    "ticker": t,
+                    "ticker": p.ticker,
                     "quantity": p.quantity,
                     "mark": p.mark,
                     "marked_ms": p.marked_ms,
                     "cost": p.cost,
                     "unrealized_pnl": p.unrealized_pnl,
-                    "expiration": p.contract.expiration.isoformat(),
+                    "expiration": p.expiration,
                 }
-                for t, p in portfolio.positions.items()
+                for p in portfolio.positions
             ],
         },
         "trading": {
-            "suspended": trader.env.suspended,
-            "risk_halted": trader.env.risk_halted,
-            "halt_limit": halt[0] if (halt := trader.env.risk.halt()) is not None else None,
-            "entry_block": trader.env.entry_block(),
+            "suspended": snapshot.suspended,
+            "risk_halted": snapshot.risk_halted,
+            "halt_limit": snapshot.halt_limit,
+            "entry_block": snapshot.entry_block,
         },
-        "risk": risk_status(trader.env),
+        "risk": snapshot.risk.status,
         "last_actions": {s: ACTION_NAMES[a] for s, a in zip(settings.symbols, last_actions, strict=True)},
-        "steps": trader.step,
-        "data": {symbol: problem or "tradable" for symbol, problem in trader.env.data_problems().items()},
-        "journal": journal_status(trader),
+        "steps": snapshot.step,
+        "data": {symbol: problem or "tradable" for symbol, problem in snapshot.data_problems.items()},
+        "journal": None
+        if snapshot.journal is None
+        else {**asdict(snapshot.journal), "blocked": snapshot.books_blocked},
         "feed": {"source": settings.source, "connected": True, "reconnects": 0}
         if feed is None
         else {
@@ -104,67 +100,24 @@ def status_document(
             **feed.detail,
         },
     }
-    if isinstance(trader, LearningTrader):
-        store = trader.store
-        mirror = store.mirror if store is not None else None
-        document["device"] = trader.device.as_status()
+    learning = snapshot.learning
+    if learning is not None:
+        document["device"] = learning.device
         document["training"] = {
-            "updates": trader.agent.updates,
-            "steps_since_update": trader.buffer.fresh_steps,
-            "last": asdict(trader.last_metrics) if trader.last_metrics is not None else None,
+            "updates": learning.updates,
+            "steps_since_update": learning.steps_since_update,
+            "last": asdict(learning.last_metrics) if learning.last_metrics is not None else None,
         }
         document["checkpoints"] = {
-            "last_path": str(store.last_path) if store is not None and store.last_path is not None else None,
+            "last_path": learning.checkpoint_path,
             "last_saved_unix": last_checkpoint_unix,
-            "saves": store.saves if store is not None else 0,
-            "failures": trader.save_failures,
-            "last_error": trader.last_save_error,
-            "corrupt_at_start": list(store.corrupt_at_start) if store is not None else [],
-            "s3": asdict(mirror.status) if mirror is not None else None,
+            "saves": learning.saves,
+            "failures": learning.save_failures,
+            "last_error": learning.last_save_error,
+            "corrupt_at_start": list(learning.corrupt_at_start),
+            "s3": asdict(learning.s3) if learning.s3 is not None else None,
         }
     return document
-
-
-def risk_status(env: PaperTradingEnvironment) -> dict[str, Any]:
-    """The risk budget, how much of it is used, the protections' state and the limit that binds (USD,
-    fractions of equity)."""
-    risk, exposure = env.risk, env.exposure()
-    limits = risk.limits
-    equity = exposure.equity
-    halt = risk.halt()
-    sizing = env.last_sizing
-    return {
-        "limits": asdict(limits),
-        "equity": equity,
-        "premium_at_risk": exposure.total,
-        "premium_at_risk_by_underlying": exposure.by_underlying,
-        "total_budget_used": exposure.total / (limits.total * equity) if equity > 0 else None,
-        "capital_floor": risk.floor,
-        "daily_loss": risk.daily_loss,
-        "drawdown": risk.drawdown,
-        "drawdown_peak": risk.peak,
-        "session": risk.state.session,
-        "halted_until_session": risk.state.halted_until or None,
-        "binding_limit": halt[0] if halt is not None else (sizing[1].binding if sizing is not None else None),
-        "last_buy": None
-        if sizing is None
-        else {"ticker": sizing[0], "contracts": sizing[1].quantity, "bound_by": sizing[1].binding},
-    }
-
-
-def journal_status(trader: BaselineTrader | LearningTrader) -> dict[str, Any] | None:
-    """The ``/status`` ``journal`` section (``None`` without one); its location without a password."""
-    books = trader.books
-    if books is None:
-        return None
-    return {
-        "location": redact_url(books.journal.description),
-        "last_seq": books.journal.last_seq,
-        "commits": books.journal.commits,
-        "failures": books.failures,
-        "blocked": trader.env.books_blocked,
-        "last_error": books.last_error,
-    }
 
 
 def health(status: BotStatus, now: float, stall_s: float) -> tuple[bool, dict[str, Any]]:
@@ -176,10 +129,9 @@ def health(status: BotStatus, now: float, stall_s: float) -> tuple[bool, dict[st
 
 
 def readiness(status: BotStatus, now: float, max_data_age_s: float) -> tuple[bool, dict[str, Any]]:
-    """Readiness: a model is loaded, the feed is connected and its newest data is fresh."""
+    """Readiness: the journal takes writes, something is tradable, the feed is connected and its newest
+    data is fresh."""
     reasons = []
-    if not status.model_loaded:
-        reasons.append("no model loaded")
     if status.trading_blocked is not None:
         reasons.append(status.trading_blocked)
     problems = status.data_problems

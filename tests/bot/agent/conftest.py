@@ -13,7 +13,7 @@ from tradingbot.agent.ppo import PPOConfig
 from tradingbot.env.observation import OBSERVATION_SIZE
 from tradingbot.env.paper import EnvironmentConfig, PaperTradingEnvironment
 from tradingbot.market.sim.simulator import MarketSimulator, SimulatorConfig
-from tradingbot.trader import LearningTrader
+from tradingbot.trader import Learner, Trader
 
 SMALL = NetworkConfig(OBSERVATION_SIZE, **TINY_SIZES)
 
@@ -32,13 +32,9 @@ def _small_trader(
     env = PaperTradingEnvironment(source, EnvironmentConfig(steps_per_day=steps_per_day))
     agent = OptionsCLSTMPPOAgent(config, ppo or PPOConfig(), len(symbols), seed=seed)
     buffer = ExperienceBuffer(len(symbols), OBSERVATION_SIZE, 31, config.window, capacity=500)
-    return LearningTrader(
+    return Trader(
         env,
-        agent,
-        buffer,
-        update_frequency=update_frequency,
-        save_frequency=save_frequency,
-        store=store,
+        Learner(agent, buffer, update_frequency=update_frequency, save_frequency=save_frequency, store=store),
         market_state=source.state_dict,
     )
 

@@ -40,10 +40,10 @@ def test_a_checkpoint_round_trips_weights_optimizer_metrics_and_portfolio(small_
     checkpoint = store.latest(small)
     assert checkpoint is not None and checkpoint.step == 30
     assert checkpoint.network == small.as_dict()
-    for name, tensor in trader.agent.network.state_dict().items():
+    for name, tensor in trader.learner.agent.network.state_dict().items():
         assert torch.equal(checkpoint.agent["network"][name], tensor)
     assert checkpoint.agent["optimizer"]["state"], "optimizer moments are saved"
-    assert checkpoint.agent["updates"] == trader.agent.updates == 1
+    assert checkpoint.agent["updates"] == trader.learner.agent.updates == 1
     assert checkpoint.metrics["updates"] == 1 and "policy_loss" in checkpoint.metrics
     restored = Portfolio.from_snapshot(checkpoint.portfolio, FeeSchedule())
     assert restored.snapshot() == trader.env.portfolio.snapshot()
@@ -169,7 +169,7 @@ def test_a_failing_volume_is_reported_and_trading_goes_on(small_trader, tmp_path
     with caplog.at_level(logging.ERROR):
         for _ in range(12):
             trader.tick()
-    assert trader.step == 12 and trader.save_failures == 2
+    assert trader.step == 12 and trader.learner.save_failures == 2
     assert "checkpoint at step 5 failed" in caplog.text
 
 

@@ -46,7 +46,9 @@ def test_advantages_are_normalised_once_over_the_whole_rollout(small_trader, mon
     monkeypatch.setattr("tradingbot.agent.ppo.normalise_advantages", spy)
     trader = small_trader(update_frequency=500)
     collect(trader, 40)
-    trader.agent.train(trader.buffer.rollout(), trader.agent.bootstrap_value(trader.env.observation()))
+    trader.learner.agent.train(
+        trader.learner.buffer.rollout(), trader.learner.agent.bootstrap_value(trader.env.observation())
+    )
     assert seen == [(40, 2)]  # once, all 80 samples: not per minibatch of 10-20
     normalised = ppo.normalise_advantages(torch.tensor([[1.0, 5.0], [3.0, -1.0]]))
     torch.testing.assert_close(normalised.mean(), torch.tensor(0.0))
@@ -61,9 +63,9 @@ def collect(trader, steps):
 def test_the_first_minibatch_ratio_is_one_and_kl_zero_before_any_step(small_trader):
     trader = small_trader(update_frequency=500)
     collect(trader, 40)  # crosses a session close (13 steps a day): state resets inside sequences
-    rollout = trader.buffer.rollout()
+    rollout = trader.learner.buffer.rollout()
     assert rollout.starts[1:].any(), "the test needs a reset inside the rollout"
-    metrics = trader.agent.train(rollout, trader.agent.bootstrap_value(trader.env.observation()))
+    metrics = trader.learner.agent.train(rollout, trader.learner.agent.bootstrap_value(trader.env.observation()))
     assert metrics.first_ratio_error < 1e-5
     assert np.isfinite([metrics.policy_loss, metrics.value_loss, metrics.entropy, metrics.approx_kl]).all()
     assert metrics.samples == 40 * 2
@@ -72,17 +74,17 @@ def test_the_first_minibatch_ratio_is_one_and_kl_zero_before_any_step(small_trad
 def test_stale_log_probabilities_are_detected_by_the_ratio_check(small_trader):
     trader = small_trader(update_frequency=500)
     collect(trader, 30)
-    rollout = trader.buffer.rollout()
+    rollout = trader.learner.buffer.rollout()
     stale = rollout._replace(log_probs=rollout.log_probs - 0.5)  # as if recorded by another policy
-    metrics = trader.agent.train(stale, trader.agent.bootstrap_value(trader.env.observation()))
+    metrics = trader.learner.agent.train(stale, trader.learner.agent.bootstrap_value(trader.env.observation()))
     assert metrics.first_ratio_error > 0.5
 
 
 def test_stored_recurrent_states_reproduce_the_acting_pass(small_trader):
     trader = small_trader(update_frequency=500)
     collect(trader, 45)
-    rollout = trader.buffer.rollout()
-    network = trader.agent.network
+    rollout = trader.learner.buffer.rollout()
+    network = trader.learner.agent.network
     bounds = [*rollout.sequence_starts, rollout.actions.shape[0]]
     assert rollout.starts[1:].any(), "the test needs a reset inside the rollout"
     for (t0, t1), state in zip(itertools.pairwise(bounds), rollout.sequence_states, strict=True):
@@ -120,9 +122,9 @@ def test_training_uses_exactly_the_fresh_rollout_at_the_update_frequency(small_t
         report = trader.tick()
         if report.metrics is not None:
             updates.append((trader.step, report.metrics.samples))
-        assert trader.buffer.fresh_steps == trader.step % 25
+        assert trader.learner.buffer.fresh_steps == trader.step % 25
     assert updates == [(25, 50), (50, 50), (75, 50)]
-    assert trader.agent.updates == 3 and len(trader.buffer) == 80
+    assert trader.learner.agent.updates == 3 and len(trader.learner.buffer) == 80
 
 
 def add_step(buffer, state, t):
@@ -200,9 +202,11 @@ def test_an_ended_episode_resets_only_that_streams_state(small):
 def test_training_changes_the_policy_and_reports_sane_metrics(small_trader):
     trader = small_trader(update_frequency=500)
     collect(trader, 60)
-    before = [p.detach().clone() for p in trader.agent.network.parameters()]
-    metrics = trader.agent.train(trader.buffer.rollout(), trader.agent.bootstrap_value(trader.env.observation()))
-    after = list(trader.agent.network.parameters())
+    before = [p.detach().clone() for p in trader.learner.agent.network.parameters()]
+    metrics = trader.learner.agent.train(
+        trader.learner.buffer.rollout(), trader.learner.agent.bootstrap_value(trader.env.observation())
+    )
+    after = list(trader.learner.agent.network.parameters())
     assert any(not torch.equal(b, a) for b, a in zip(before, after, strict=True))
     assert 0 <= metrics.clip_fraction <= 1 and metrics.entropy > 0 and metrics.epochs >= 1
 
@@ -236,7 +240,7 @@ def test_the_numpy_path_follows_weight_updates_in_place(small_trader):
     trader = small_trader(update_frequency=20)
     for _ in range(19):
         trader.tick()
-    stepper = trader.agent._stepper
+    stepper = trader.learner.agent._stepper
     before = [v.copy() for v in stepper._weights()]
     trader.tick()  # trains
     after = stepper._weights()

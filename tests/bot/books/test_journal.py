@@ -12,11 +12,11 @@ import pytest
 from tradingbot.books.bookkeeper import Bookkeeper
 from tradingbot.books.journal import AccountState, JournalError, bots_in, open_journal, open_reader, read_fills
 from tradingbot.books.recovery import rebuild
-from tradingbot.books.urls import redact_url
 from tradingbot.env.paper import EnvironmentConfig, PaperTradingEnvironment
 from tradingbot.env.portfolio import FeeSchedule, Fill, Portfolio
 from tradingbot.env.risk import RiskState
 from tradingbot.market.sim.simulator import MarketSimulator, SimulatorConfig
+from tradingbot.redaction import redact_url
 
 FEES = FeeSchedule(0.65, 0.05)
 

@@ -54,7 +54,7 @@ def test_pretraining_writes_a_checkpoint_that_seeds_a_bot(tmp_path, capsys):
     )
     trader = build_trader(settings)
     pretrained = found[1].agent["network"]
-    assert all(torch.equal(v, pretrained[k]) for k, v in trader.agent.network.state_dict().items())
+    assert all(torch.equal(v, pretrained[k]) for k, v in trader.learner.agent.network.state_dict().items())
     assert market_seeds(4, 3) == [PRETRAIN_SEED_BASE + 12, PRETRAIN_SEED_BASE + 13, PRETRAIN_SEED_BASE + 14]
 
 

@@ -54,7 +54,10 @@ def test_endpoints_serve_health_readiness_status_and_metrics_without_secrets(bot
         assert status == 200, (path, body)
         bodies[path] = body
     document = json.loads(bodies["/status"])
-    assert document["bot"]["policy"] == "ppo" and document["config"]["s3_credentials"] == "set"
+    assert (
+        document["bot"]["policy"] == "ppo"
+        and document["config"]["s3_access_key"] == document["config"]["s3_secret_key"] == "set"
+    )
     assert {"cash", "value", "positions", "realized_pnl", "unrealized_pnl", "win_rate", "trades"} <= set(
         document["portfolio"]
     )
@@ -82,33 +85,33 @@ def test_endpoints_serve_health_readiness_status_and_metrics_without_secrets(bot
 
 
 def test_health_fails_when_the_loop_stalls():
-    status = BotStatus(started=100.0, heartbeat=150.0, last_market_data=150.0, feed_connected=True, model_loaded=True)
+    status = BotStatus(started=100.0, heartbeat=150.0, last_market_data=150.0, feed_connected=True)
     assert health(status, now=200.0, stall_s=60)[0]
     ok, body = health(status, now=211.0, stall_s=60)
     assert not ok and body["status"] == "stuck"
-    assert health(BotStatus(100.0, None, None, True, True), now=130.0, stall_s=60)[0]  # still starting
+    assert health(BotStatus(100.0, None, None, True), now=130.0, stall_s=60)[0]  # still starting
 
 
 def test_readiness_flips_with_data_freshness_and_says_why():
-    fresh = BotStatus(100.0, 150.0, 150.0, True, True)
+    fresh = BotStatus(100.0, 150.0, 150.0, True)
     assert readiness(fresh, now=160.0, max_data_age_s=120)[0]
     ok, body = readiness(fresh, now=300.0, max_data_age_s=120)
     assert not ok and "market data is 150 s old" in body["reasons"][0]
-    recovered = BotStatus(100.0, 299.0, 299.0, True, True)
+    recovered = BotStatus(100.0, 299.0, 299.0, True)
     assert readiness(recovered, now=300.0, max_data_age_s=120)[0]
-    ok, body = readiness(BotStatus(100.0, None, None, False, False), now=101.0, max_data_age_s=120)
-    assert not ok and set(body["reasons"]) == {"no model loaded", "market feed not connected", "no market data yet"}
+    ok, body = readiness(BotStatus(100.0, None, None, False), now=101.0, max_data_age_s=120)
+    assert not ok and set(body["reasons"]) == {"market feed not connected", "no market data yet"}
 
 
 def test_public_settings_never_contain_credentials():
     settings = load_settings(SECRETS)
     text = json.dumps(public_settings(settings))
-    assert all(secret not in text for secret in SECRETS.values()) and '"s3_credentials": "set"' in text
+    assert all(secret not in text for secret in SECRETS.values()) and '"s3_secret_key": "set"' in text
 
 
 def test_the_ready_route_flips_to_503_when_data_goes_stale_and_back_when_it_recovers():
     clock = {"now": 1000.0}
-    current = {"status": BotStatus(900.0, 990.0, 990.0, True, True)}
+    current = {"status": BotStatus(900.0, 990.0, 990.0, True)}
     app = make_app(
         lambda: current["status"], BotMetrics(("SPY",)), stall_s=60, max_data_age_s=120, clock=lambda: clock["now"]
     )
@@ -120,7 +123,7 @@ def test_the_ready_route_flips_to_503_when_data_goes_stale_and_back_when_it_reco
             stale = await client.get("/ready")
             assert stale.status == 503 and "old" in (await stale.json())["reasons"][0]
             assert (await client.get("/health")).status == 503  # and no step either
-            current["status"] = BotStatus(900.0, 1199.0, 1199.0, True, True)
+            current["status"] = BotStatus(900.0, 1199.0, 1199.0, True)
             assert (await client.get("/ready")).status == 200
             assert (await client.get("/health")).status == 200
             metrics = await client.get("/metrics")

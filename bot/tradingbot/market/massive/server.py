@@ -44,6 +44,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from tradingbot.market.clock import EASTERN
 from tradingbot.market.source import MarketSource
 from tradingbot.market.types import MarketSnapshot, OptionChain
+from tradingbot.query import bounded_integer
 
 log = logging.getLogger("tradingbot.massive_server")
 CLUSTERS = ("stocks", "options")
@@ -487,8 +488,8 @@ class MarketServer:
                 headers={"Retry-After": "0"},
             )
         try:
-            limit = _integer(request.query.get("limit", "10"), "limit", 1, PAGE_LIMIT)
-            start = _integer(request.query.get("cursor", "0"), "cursor", 0, 10**9)
+            limit = bounded_integer(request.query.get("limit", "10"), "limit", 1, PAGE_LIMIT)
+            start = bounded_integer(request.query.get("cursor", "0"), "cursor", 0, 10**9)
             wanted = _chain_filter(request.query)
         except ValueError as error:
             return _bad_request(str(error))
@@ -539,16 +540,6 @@ def websocket_frames(frames: list[str]) -> bytes:
 
 def _bad_request(message: str) -> web.Response:
     return web.json_response({"status": "ERROR", "request_id": "local", "error": message}, status=400)
-
-
-def _integer(text: str, name: str, low: int, high: int) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValueError(f"{name} must be an integer, got {text[:40]!r}") from None
-    if not low <= value <= high:
-        raise ValueError(f"{name} must lie in [{low}, {high}], got {value}")
-    return value
 
 
 def _instant(text: str, end_of_day: bool) -> int:
