@@ -59,7 +59,6 @@ def environment_config(settings: Settings) -> EnvironmentConfig:
         initial_capital=settings.initial_capital,
         fees=FeeSchedule(settings.commission_per_contract, settings.regulatory_fee_per_contract),
         risk=risk_limits(settings),
-        max_open_positions=settings.max_open_positions,
         expiry_cutoff_minutes=settings.expiry_cutoff_minutes,
         data=data_rules(settings),
         steps_per_day=settings.steps_per_day,
@@ -80,6 +79,7 @@ def risk_limits(settings: Settings) -> RiskLimits:
         cooldown_sessions=settings.drawdown_cooldown_sessions,
         contracts_per_trade=settings.contracts_per_trade,
         contracts_per_position=settings.max_contracts_per_position,
+        max_open_positions=settings.max_open_positions,
     )
 
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
 from typing import NamedTuple
 
 import numpy as np
@@ -47,18 +46,16 @@ from tradingbot.env.chain_layout import ChainLayout, LayoutCache
 from tradingbot.env.observation import OBSERVATION_SIZE, ObservationBuilder, PositionLimits
 from tradingbot.env.portfolio import FeeSchedule, Fill, Portfolio, Position
 from tradingbot.env.reward import step_reward
-from tradingbot.env.risk import Exposure, RiskLimits, RiskManager, RiskState, Sizing
-from tradingbot.market.clock import SESSION_MINUTES, eastern, session_close_ms, session_minute
-from tradingbot.market.pricing import intrinsic_value
-from tradingbot.market.quality import DataRules, SpreadLimit, quote_problem, staleness
+from tradingbot.env.risk import EntryCandidate, Exposure, RiskLimits, RiskManager, RiskState, Sizing
+from tradingbot.env.settlement import Reference, SettlementPrices, expire_positions
+from tradingbot.market.clock import SESSION_MINUTES, eastern, session_minute
+from tradingbot.market.quality import DataRules, quote_problem, staleness, tradable_quote
 from tradingbot.market.sim.simulator import TRADING_DAYS_PER_YEAR
 from tradingbot.market.source import MarketSource
 from tradingbot.market.types import BoolArray, MarketSnapshot, OptionChain
 
 Observation = npt.NDArray[np.float32]
 """Shape (n_symbols, OBSERVATION_SIZE), float32."""
-_REFERENCE_DAYS = 10
-"""Sessions of settlement prices kept per underlying."""
 _MAX_STRIKE_MISS = 0.02
 """A buy resolves only to a strike within this fraction of the spot of its target strike."""
 
@@ -71,7 +68,6 @@ class EnvironmentConfig:
     fees: FeeSchedule = field(default_factory=FeeSchedule)
     risk: RiskLimits = field(default_factory=RiskLimits)
     """The risk budget: how much premium may be at risk, how many contracts a buy takes, when entries stop."""
-    max_open_positions: int = 20
     expiry_cutoff_minutes: float = 45.0
     """Positions expiring today are sold at the bid this many minutes before the close; 0 holds them to settlement."""
     data: DataRules = field(default_factory=DataRules)
@@ -81,8 +77,6 @@ class EnvironmentConfig:
     def __post_init__(self) -> None:
         if not (math.isfinite(self.initial_capital) and self.initial_capital > 0):
             raise ValueError(f"initial capital must be positive, got {self.initial_capital!r}")
-        if self.max_open_positions < 1:
-            raise ValueError("the open positions limit must be at least 1")
         if not 0 <= self.expiry_cutoff_minutes < SESSION_MINUTES:
             raise ValueError("the expiry cut-off must lie within the session")
 
@@ -128,17 +122,6 @@ class StepResult(NamedTuple):
     info: StepInfo
 
 
-@dataclass(frozen=True, slots=True)
-class _Reference:
-    """An underlying's last trustworthy price (a valid quote's mid, or a later trade), for settlement."""
-
-    price: float
-    source: str
-    timestamp_ms: int
-    half_spread: float = 0.0
-    """Half the quote's width, USD: what selling (or buying) delivered shares costs against the mid."""
-
-
 @dataclass(slots=True)
 class _SymbolView:
     """One underlying at the current snapshot, as the environment may use it."""
@@ -150,14 +133,6 @@ class _SymbolView:
     """Chain index of each buy action's contract (in ``BUY_ACTIONS`` order), -1 when none resolves."""
     problem: str | None = None
     """Why nothing can be bought on this underlying now (``None`` when it is tradable)."""
-
-
-def _valid_contract_quote(chain: OptionChain | None, ticker: str, limit: SpreadLimit) -> tuple[float, float] | None:
-    """A held or listed contract's (bid, ask) when it may be traded on or marked at, else ``None``."""
-    quote = chain.bid_ask(ticker) if chain is not None else None
-    if quote is None or quote_problem(quote[0], quote[1], limit) is not None:
-        return None
-    return quote
 
 
 def _resolve_buys(chain: OptionChain, layout: ChainLayout, spot: float, today: int) -> list[int]:
@@ -204,7 +179,7 @@ class PaperTradingEnvironment:
         self.source = source
         self.config = config
         self.symbols = source.symbols
-        limits = PositionLimits(config.risk.contracts_per_position, config.max_open_positions)
+        limits = PositionLimits(config.risk.contracts_per_position, config.risk.max_open_positions)
         self._layouts = LayoutCache()
         self._observer = ObservationBuilder(
             self.symbols, TRADING_DAYS_PER_YEAR * config.steps_per_day, limits, self._layouts
@@ -223,7 +198,7 @@ class PaperTradingEnvironment:
             for timestamp_ms, price in bars:
                 if symbol in self.symbols and math.isfinite(price) and price > 0:
                     self._observer.record(symbol, timestamp_ms, price)
-        self._references: dict[str, dict[date, _Reference]] = {}
+        self._settlement = SettlementPrices()
         """Each underlying's last trustworthy price of each recent session (at or before its close)."""
         self._snapshot = source.current()
         self._views = self._observe_market(self._snapshot)
@@ -246,10 +221,7 @@ class PaperTradingEnvironment:
 
     def entry_block(self) -> str | None:
         """Why no new position may be opened now, or ``None`` if entries are allowed (within the budget)."""
-        if self.suspended:
-            return "suspended: no new entries"
-        halt = self.risk.halt()
-        return halt[1] if halt is not None else None
+        return self.risk.entry_block(self.suspended)
 
     def exposure(self) -> Exposure:
         """The account's premium at risk now: each option's marked value, by underlying and in total (USD)."""
@@ -325,7 +297,18 @@ class PaperTradingEnvironment:
             raise
         self._views = self._observe_market(self._snapshot)
         self._mark_positions()
-        fills.extend(self._expire_positions())
+        if self.books_blocked is None:  # nothing trades or settles while the journal refuses writes
+            chains = {symbol: view.chain for symbol, view in zip(self.symbols, self._views, strict=True)}
+            fills.extend(
+                expire_positions(
+                    self.portfolio,
+                    chains,
+                    self._settlement,
+                    self._snapshot.timestamp_ms,
+                    self.config.expiry_cutoff_minutes,
+                    self.config.data.option_spread,
+                )
+            )
         self.portfolio.update_peak()
         self._observe_risk()
         self.steps += 1
@@ -396,10 +379,12 @@ class PaperTradingEnvironment:
             if problem is None:
                 spot = quote.mid
                 self._observer.record(symbol, now, spot)
-                self._remember(symbol, _Reference(spot, "mid", quote.timestamp_ms, (quote.ask - quote.bid) / 2))
+                self._settlement.remember(
+                    symbol, Reference(spot, "mid", quote.timestamp_ms, (quote.ask - quote.bid) / 2)
+                )
                 problem = staleness(quote.timestamp_ms, data.quote_age_s, now, rules)
             elif data.trade is not None:
-                self._remember(symbol, _Reference(data.trade.price, "last trade", data.trade.timestamp_ms))
+                self._settlement.remember(symbol, Reference(data.trade.price, "last trade", data.trade.timestamp_ms))
             chain: OptionChain | None = data.chain if len(data.chain) else None
             chain_problem = "no option chain" if chain is None else None
             if chain is not None:
@@ -426,26 +411,28 @@ class PaperTradingEnvironment:
     def _buy_size(self, i: int, action: int, exposure: Exposure) -> Sizing:
         """How many contracts buy ``action`` on underlying ``i`` takes now (0, with the reason, if none)."""
         view = self._views[i]
-        symbol = self.symbols[i]
+        symbol, name = self.symbols[i], ACTIONS[action].name
+        open_positions = len(self.portfolio.positions)
         if not view.tradable or view.chain is None:
-            return Sizing(0, None, f"no trustworthy market data for {view.problem or symbol}")
-        blocked = self.entry_block()
-        if blocked is not None:
-            return Sizing(0, None, blocked)
+            untrusted = EntryCandidate(symbol, name, None, view.problem or symbol)
+            return self.risk.entry(exposure, untrusted, self.suspended, open_positions)
         target = view.buy_targets[BUY_ACTIONS.index(action)]
         if target < 0:
-            return Sizing(0, None, f"no listed contract for {ACTIONS[action].name} on {symbol}")
+            return self.risk.entry(exposure, EntryCandidate(symbol, name, None), self.suspended, open_positions)
         chain = view.chain
         contract = chain.contracts[target]
         bid, ask = float(chain.bid[target]), float(chain.ask[target])
-        problem = quote_problem(bid, ask, self.config.data.option_spread)
-        if problem is not None:
-            return Sizing(0, None, f"no valid quote for {contract.ticker}: {problem}")
         held = self.portfolio.positions.get(contract.ticker)
-        if held is None and len(self.portfolio.positions) >= self.config.max_open_positions:
-            return Sizing(0, None, f"at the limit of {self.config.max_open_positions} open positions")
-        per_contract = self.portfolio.buy_cost(contract, 1, ask)
-        return self.risk.size(exposure, symbol, contract.ticker, held.quantity if held else 0, per_contract)
+        problem = quote_problem(bid, ask, self.config.data.option_spread)
+        candidate = EntryCandidate(
+            symbol,
+            name,
+            contract.ticker,
+            quote_problem=problem,
+            held=held.quantity if held else 0,
+            cost_per_contract=self.portfolio.buy_cost(contract, 1, ask) if problem is None else math.inf,
+        )
+        return self.risk.entry(exposure, candidate, self.suspended, open_positions)
 
     def _sellable(self, i: int, selector: CloseSelector) -> list[Position]:
         """Positions on underlying ``i`` that ``selector`` closes and that have a positive bid now."""
@@ -457,7 +444,7 @@ class PaperTradingEnvironment:
         for position in self.portfolio.positions.values():
             contract = position.contract
             limit = self.config.data.option_spread
-            if contract.underlying != symbol or _valid_contract_quote(chain, contract.ticker, limit) is None:
+            if contract.underlying != symbol or tradable_quote(chain, contract.ticker, limit) is None:
                 continue
             if selector == "calls" and contract.contract_type != "call":
                 continue
@@ -480,7 +467,7 @@ class PaperTradingEnvironment:
         if isinstance(order, ClosePositions):
             fills = []
             for position in self._sellable(i, order.selector):
-                quote = _valid_contract_quote(chain, position.contract.ticker, self.config.data.option_spread)
+                quote = tradable_quote(chain, position.contract.ticker, self.config.data.option_spread)
                 assert quote is not None  # _sellable keeps only positions with a valid quote
                 fills.append(self.portfolio.sell(position.contract.ticker, position.quantity, quote[0], timestamp))
             return fills
@@ -494,24 +481,6 @@ class PaperTradingEnvironment:
         """Let the risk protections see the account at the current snapshot."""
         self.risk.observe(eastern(self._snapshot.timestamp_ms).date().toordinal(), self.portfolio.value)
 
-    def _remember(self, symbol: str, reference: _Reference) -> None:
-        """Keep ``reference`` as its day's settlement price if it is that day's latest before the close."""
-        day = eastern(reference.timestamp_ms).date()
-        days = self._references.setdefault(symbol, {})
-        known = days.get(day)
-        if reference.timestamp_ms <= session_close_ms(day) and (
-            known is None or reference.timestamp_ms >= known.timestamp_ms
-        ):
-            days[day] = reference
-            for old in sorted(days)[:-_REFERENCE_DAYS]:  # bounded: a few sessions back
-                del days[old]
-
-    def _settlement_reference(self, symbol: str, expiration: date) -> _Reference | None:
-        """The underlying's last trustworthy price at or before ``expiration``'s close."""
-        days = self._references.get(symbol, {})
-        before = [day for day in days if day <= expiration]
-        return days[max(before)] if before else None
-
     def _mark_positions(self) -> None:
         """Mark every position at its quote's mid when the quote is valid; otherwise it keeps its last valid
         mark (``marked_ms`` says when)."""
@@ -519,45 +488,10 @@ class PaperTradingEnvironment:
         limit = self.config.data.option_spread
         for position in self.portfolio.positions.values():
             view = views.get(position.contract.underlying)
-            quote = _valid_contract_quote(view.chain if view is not None else None, position.contract.ticker, limit)
+            quote = tradable_quote(view.chain if view is not None else None, position.contract.ticker, limit)
             if quote is not None:
                 position.mark = (quote[0] + quote[1]) / 2
                 position.marked_ms = self._snapshot.timestamp_ms
-
-    def _expire_positions(self) -> list[Fill]:
-        """Sell today's expiring positions at the cut-off; settle expired ones at intrinsic value."""
-        if self.books_blocked is not None:
-            return []
-        now = self._snapshot.timestamp_ms
-        today = eastern(now).date()
-        cutoff = self.config.expiry_cutoff_minutes
-        past_cutoff = cutoff > 0 and session_minute(now) >= SESSION_MINUTES - cutoff
-        fills = []
-        for i, symbol in enumerate(self.symbols):
-            view = self._views[i]
-            for position in list(self.portfolio.positions.values()):
-                contract = position.contract
-                if contract.underlying != symbol:
-                    continue
-                if now >= session_close_ms(contract.expiration):
-                    reference = self._settlement_reference(symbol, contract.expiration)
-                    if reference is None:  # no trustworthy price yet: it settles once there is one
-                        continue
-                    value = intrinsic_value(reference.price, contract.strike, contract.contract_type == "call")
-                    source = (
-                        f"intrinsic of {symbol} {reference.source} {reference.price:.2f} "
-                        f"at {eastern(reference.timestamp_ms):%Y-%m-%d %H:%M} ET"
-                    )
-                    if value > 0 and reference.half_spread > 0:
-                        value = max(value - reference.half_spread, 0.0)
-                        source += f" less the shares' half-spread {reference.half_spread:.3f}"
-                    settle = value if value >= 0.01 else 0.0
-                    fills.append(self.portfolio.settle(contract.ticker, settle, now, source))
-                elif past_cutoff and contract.expiration == today:
-                    quote = _valid_contract_quote(view.chain, contract.ticker, self.config.data.option_spread)
-                    if quote is not None:
-                        fills.append(self.portfolio.sell(contract.ticker, position.quantity, quote[0], now))
-        return fills
 
     def _observation(self) -> Observation:
         timestamp = self._snapshot.timestamp_ms

@@ -1,8 +1,11 @@
 """Risk rules: the one place that decides whether a new position may be opened, and how many contracts.
 
-The action mask consults this module, so no action these rules forbid can be sampled. Exits are never
-blocked. Money is in USD; fractions are of **equity**, the account's marked value now (cash plus its
-options at their mids), unless a rule says otherwise.
+The action mask consults this module, so no action these rules forbid can be sampled. Every gate of an
+entry is here (:meth:`RiskManager.entry`): trustworthy data, a listed contract with a valid quote, no
+suspension, no tripped protection, the open-positions limit, then the budgets. Exits are never blocked by
+these rules (only a journal that refuses writes stops every trade, exits too: the environment's rule).
+Money is in USD; fractions are of **equity**, the account's marked value now (cash plus its options at
+their mids), unless a rule says otherwise.
 
 - **Premium at risk** of a long option is what it can still lose: its marked value. A buy adds its cost
   at the ask plus fees. Budgets cap the premium at risk of one trade, of one position, of one underlying
@@ -64,6 +67,8 @@ class RiskLimits:
     """Contracts one buy takes at most."""
     contracts_per_position: int = 10
     """Contracts held in one option at most."""
+    max_open_positions: int = 20
+    """Options held at once at most (a buy of an option already held adds to its position)."""
 
     def __post_init__(self) -> None:
         for name in ("trade", "position", "underlying", "total", "daily_loss", "max_drawdown"):
@@ -76,6 +81,8 @@ class RiskLimits:
             raise ValueError("the drawdown lookback and cooldown must be at least one session")
         if min(self.contracts_per_trade, self.contracts_per_position) < 1:
             raise ValueError("contracts per trade and per position must be at least 1")
+        if self.max_open_positions < 1:
+            raise ValueError("the open positions limit must be at least 1")
 
 
 @dataclass(slots=True)
@@ -128,6 +135,26 @@ class Sizing:
     binding: str | None
     reason: str | None = None
     """Why the buy is refused (``quantity == 0``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EntryCandidate:
+    """A buy the action mask asks about: the underlying, the contract it resolves to and what is known of
+    its data and quote."""
+
+    underlying: str
+    action: str
+    """The action's name, for a refusal's reason."""
+    ticker: str | None
+    """The contract it resolves to (``None``: none is listed near its target)."""
+    data_problem: str | None = None
+    """Why the underlying's data cannot be trusted now (``None``: it can)."""
+    quote_problem: str | None = None
+    """Why the contract's quote is not valid (``None``: it is)."""
+    held: int = 0
+    """Contracts of it the account holds."""
+    cost_per_contract: float = math.inf
+    """What one contract costs at the ask with fees, USD."""
 
 
 class RiskManager:
@@ -196,6 +223,29 @@ class RiskManager:
                 f"(limit {limits.daily_loss:.0%}); no new entries until the next session"
             )
         return None
+
+    def entry_block(self, suspended: bool) -> str | None:
+        """Why no entry at all may open now (a suspension, a tripped protection), or ``None``."""
+        if suspended:
+            return "suspended: no new entries"
+        halt = self.halt()
+        return halt[1] if halt is not None else None
+
+    def entry(self, exposure: Exposure, candidate: EntryCandidate, suspended: bool, open_positions: int) -> Sizing:
+        """How many contracts the buy ``candidate`` may take now (0, with the reason, when any gate refuses
+        it), ``open_positions`` being the options the account holds."""
+        if candidate.data_problem is not None:
+            return Sizing(0, None, f"no trustworthy market data for {candidate.data_problem}")
+        blocked = self.entry_block(suspended)
+        if blocked is not None:
+            return Sizing(0, None, blocked)
+        if candidate.ticker is None:
+            return Sizing(0, None, f"no listed contract for {candidate.action} on {candidate.underlying}")
+        if candidate.quote_problem is not None:
+            return Sizing(0, None, f"no valid quote for {candidate.ticker}: {candidate.quote_problem}")
+        if candidate.held == 0 and open_positions >= self.limits.max_open_positions:
+            return Sizing(0, None, f"at the limit of {self.limits.max_open_positions} open positions")
+        return self.size(exposure, candidate.underlying, candidate.ticker, candidate.held, candidate.cost_per_contract)
 
     def size(self, exposure: Exposure, underlying: str, ticker: str, held: int, cost_per_contract: float) -> Sizing:
         """Contracts a buy of ``ticker`` (``held`` already held) may take at ``cost_per_contract`` USD (the ask

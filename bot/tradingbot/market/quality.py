@@ -19,6 +19,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from tradingbot.market.types import OptionChain
+
 
 @dataclass(frozen=True, slots=True)
 class SpreadLimit:
@@ -73,3 +75,11 @@ def staleness(exchange_ms: int, arrival_age_s: float, now_ms: int, rules: DataRu
     if -ahead_s > rules.max_data_age_s:
         return f"stamped {-ahead_s:.0f} s ago"
     return None
+
+
+def tradable_quote(chain: OptionChain | None, ticker: str, limit: SpreadLimit) -> tuple[float, float] | None:
+    """A held or listed contract's (bid, ask), USD, when it may be traded on or marked at, else ``None``."""
+    quote = chain.bid_ask(ticker) if chain is not None else None
+    if quote is None or quote_problem(quote[0], quote[1], limit) is not None:
+        return None
+    return quote

@@ -77,8 +77,8 @@ def test_a_masked_action_is_refused_with_a_reason_and_changes_nothing(static_mar
 
 
 def test_position_limits_are_enforced(static_market):
-    risk = RiskLimits(contracts_per_trade=1, contracts_per_position=2)
-    env = PaperTradingEnvironment(static_market(), EnvironmentConfig(risk=risk, max_open_positions=2))
+    risk = RiskLimits(contracts_per_trade=1, contracts_per_position=2, max_open_positions=2)
+    env = PaperTradingEnvironment(static_market(), EnvironmentConfig(risk=risk))
     for _ in range(3):
         env.step([BUY_ATM_CALL_1W])
     assert env.portfolio.positions[next(iter(env.portfolio.positions))].quantity == 2
@@ -285,7 +285,6 @@ def test_reset_restores_the_initial_capital():
     [
         {"initial_capital": 0},
         {"initial_capital": math.inf},
-        {"max_open_positions": 0},
         {"expiry_cutoff_minutes": 400},
     ],
 )

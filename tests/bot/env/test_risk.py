@@ -125,6 +125,7 @@ def test_the_risk_state_survives_a_round_trip_through_json():
         {"capital_floor": 1.0},
         {"cooldown_sessions": 0},
         {"contracts_per_trade": 0},
+        {"max_open_positions": 0},
     ],
 )
 def test_bad_limits_are_refused(bad):
