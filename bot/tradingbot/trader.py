@@ -61,7 +61,6 @@ def learn_from_step(
         decision.actions,
         mask,
         np.asarray(result.info.symbol_rewards, np.float32),
-        result.observation,
         done,
         decision.log_probs,
         decision.values,

@@ -52,7 +52,6 @@ class ExperienceBuffer:
         self.window = window
         shape = (capacity, streams)
         self._observations = np.zeros((*shape, observation_size), dtype=np.float32)
-        self._next_observations = np.zeros((*shape, observation_size), dtype=np.float32)
         self._actions = np.zeros(shape, dtype=np.int64)
         self._masks = np.zeros((*shape, num_actions), dtype=np.bool_)
         self._rewards = np.zeros(shape, dtype=np.float32)
@@ -85,7 +84,6 @@ class ExperienceBuffer:
         action: npt.NDArray[np.int64],
         mask: npt.NDArray[np.bool_],
         reward: npt.NDArray[np.float32],
-        next_observation: npt.NDArray[np.float32],
         done: npt.NDArray[np.bool_],
         log_prob: npt.NDArray[np.float32],
         value: npt.NDArray[np.float32],
@@ -108,7 +106,6 @@ class ExperienceBuffer:
         self._actions[i] = action
         self._masks[i] = mask
         self._rewards[i] = reward
-        self._next_observations[i] = next_observation
         self._dones[i] = done
         self._log_probs[i] = log_prob
         self._values[i] = value

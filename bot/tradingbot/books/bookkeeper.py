@@ -3,7 +3,8 @@
 Each step's fills (buys, sells, settlements) are collected as they happen; :meth:`Bookkeeper.flush`
 writes them with where the account and the market stand after them in one transaction and commits it
 (one fsync for all), and the trading loop calls it before it reports anything (``/status``, metrics,
-logs: every 0.25 s, at each checkpoint and at shutdown). A flush when nothing changed writes nothing.
+logs): after the first step at least 0.25 s after its last report, at each checkpoint and at shutdown.
+A flush when nothing changed writes nothing.
 A crash loses at most the steps since the last flush, which nothing reported, and the restarted bot
 rebuilds exactly what the journal holds.
 

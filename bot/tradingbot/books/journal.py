@@ -1,8 +1,9 @@
 """The trade journal: every fill and expiry settlement of one bot's paper account, durably committed.
 
 The bookkeeper writes each step's fills as they happen and the account's state after them, and commits
-(every 0.25 s, at each checkpoint, at shutdown) before anything reports them (``/status``, metrics,
-logs). A crash at any moment leaves the journal with whole steps only: the restarted bot
+before anything reports them (``/status``, metrics, logs): when the loop reports, after the first step at
+least 0.25 s after its last report (so after every step when steps are slower), at each checkpoint and at
+shutdown. A crash at any moment leaves the journal with whole steps only: the restarted bot
 rebuilds cash, positions, realised P&L, trade count and win rate from it exactly (see
 :mod:`tradingbot.books.recovery`).
 

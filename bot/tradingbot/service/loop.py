@@ -31,7 +31,8 @@ log = logging.getLogger("tradingbot")
 MIRROR_DRAIN_S = 10.0
 """At shutdown, how long queued S3 uploads may take before the bot exits anyway (seconds)."""
 PUBLISH_INTERVAL_S = 0.25
-"""How often the /status document is rebuilt while the loop runs (seconds)."""
+"""The least time between two reports (journal commit, metrics, ``/status``) while the loop runs: it reports
+after the first step this long after the last report, and at every checkpoint (seconds)."""
 
 
 def trade_pages(trader: Trader) -> Callable[[int, int], list[dict[str, Any]]] | None:

@@ -1,10 +1,11 @@
 """What the bot reports about itself: liveness, readiness and the ``/status`` document.
 
-The trading loop publishes a :class:`BotStatus` each time it reports (every 0.25 s while it trades, at
-each checkpoint and at the end), built from the trader's :class:`~tradingbot.snapshot.Snapshot`; the HTTP
-handlers only read the latest one, so they never touch the trader while it steps in its worker thread.
-A model is always loaded by then: the bot builds it before it serves. No secret is ever part of it: a
-secret setting shows only whether it is set (a URL, without its password).
+The trading loop publishes a :class:`BotStatus` each time it reports (after the first step at least
+0.25 s after its last report, at each checkpoint and at the end), built from the trader's
+:class:`~tradingbot.snapshot.Snapshot`; the HTTP handlers only read the latest one, so they never touch
+the trader while it steps in its worker thread. A model is always loaded by then: the bot builds it
+before it serves. No secret is ever part of it: a secret setting shows only whether it is set (a URL,
+without its password).
 """
 
 from __future__ import annotations

@@ -134,7 +134,6 @@ def add_step(buffer, state, t):
         np.array([t % 31]),
         np.ones((1, 31), bool),
         np.array([float(t)], np.float32),
-        np.zeros((1, 2), np.float32),
         np.array([False]),
         np.zeros(1, np.float32),
         np.zeros(1, np.float32),
