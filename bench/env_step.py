@@ -7,7 +7,8 @@ pays per step besides the policy).
 ``--baseline REF`` measures the simulator of git revision REF (checked out in a temporary worktree)
 side by side with this tree: each run is a fresh process, ours and the baseline's interleaved (the
 order alternates every repeat); it prints medians and means over the repeats and our ratio. Prints a
-final JSON line.
+final JSON line. A revision from before the modules moved into ``market/sim`` and ``baselines``
+(0a2c77a and older) is measured through its own module names.
 
     python bench/env_step.py [--steps 1000] [--repeats 3] [--baseline HEAD~5]   (inside the project's venv)
 """
@@ -16,19 +17,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from tradingbot.baselines import HoldPolicy, Policy, RandomPolicy
 from tradingbot.env.paper import EnvironmentConfig, PaperTradingEnvironment
-from tradingbot.market.sim.simulator import MarketSimulator, SimulatorConfig
+from worktree import checked_out, environment_for
+
+try:
+    from tradingbot.baselines import HoldPolicy, Policy, RandomPolicy
+    from tradingbot.market.sim.simulator import MarketSimulator, SimulatorConfig
+except ImportError:  # a baseline revision from before the house moved (its worker imports its own names)
+    from tradingbot.market.simulator import MarketSimulator, SimulatorConfig
+    from tradingbot.policies import HoldPolicy, Policy, RandomPolicy
 
 CASES = {
     "1_symbol": ("SPY",),
@@ -39,7 +43,6 @@ CASES = {
     ),
 }
 POLICIES = ("hold", "random")
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def steps_per_second(symbols: tuple[str, ...], policy: Policy, steps: int, seed: int) -> float:
@@ -61,10 +64,8 @@ def _measure(case: str, policy: str, steps: int, seed: int) -> float:
 
 def _in_subprocess(case: str, policy: str, steps: int, seed: int, tree: Path | None) -> float:
     """One measurement in a fresh interpreter whose ``tradingbot`` comes from ``tree`` (``None``: this one)."""
-    source = tree or ROOT
-    environ = dict(os.environ, PYTHONPATH=os.pathsep.join(str(source / d) for d in ("bot", "contract")))
     command = [sys.executable, str(Path(__file__).resolve()), "--worker", case, policy, str(steps), str(seed)]
-    output = subprocess.run(command, env=environ, check=True, capture_output=True, text=True).stdout
+    output = subprocess.run(command, env=environment_for(tree), check=True, capture_output=True, text=True).stdout
     return float(output.strip().splitlines()[-1])
 
 
@@ -108,16 +109,8 @@ def main() -> None:
         return
     report: dict[str, object] = {"bench": "env_step", "python": platform.python_version(), "steps": args.steps}
     if args.baseline:
-        with tempfile.TemporaryDirectory() as scratch:
-            tree = Path(scratch) / "baseline"
-            git = shutil.which("git") or "git"
-            subprocess.run(
-                [git, "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(tree), args.baseline], check=True
-            )
-            try:
-                report |= {"baseline": args.baseline, "results": compare(tree, args.steps, args.repeats)}
-            finally:
-                subprocess.run([git, "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=True)
+        with checked_out(args.baseline) as tree:
+            report |= {"baseline": args.baseline, "results": compare(tree, args.steps, args.repeats)}
     else:
         results: dict[str, dict[str, float]] = {}
         for case in CASES:

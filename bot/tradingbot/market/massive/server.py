@@ -46,7 +46,7 @@ from tradingbot.market.source import MarketSource
 from tradingbot.market.types import MarketSnapshot, OptionChain
 from tradingbot.query import bounded_integer
 
-log = logging.getLogger("tradingbot.massive_server")
+log = logging.getLogger("tradingbot.massive.server")
 CLUSTERS = ("stocks", "options")
 PAGE_LIMIT = 250
 CLOSE_TIMEOUT_S = 2.0
