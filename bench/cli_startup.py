@@ -19,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+from common import take_turns
 from worktree import checked_out, environment_for
 
 COMMANDS = (
@@ -52,11 +53,13 @@ def compare(baseline: Path, repeats: int) -> dict[str, dict[str, object]]:
     """Each command's times on both sides, taking turns."""
     results: dict[str, dict[str, object]] = {}
     for command in COMMANDS:
-        runs: dict[str, list[float]] = {"ours": [], "baseline": []}
-        for repeat in range(repeats):
-            sides: list[tuple[str, Path | None]] = [("ours", None), ("baseline", baseline)]
-            for name, tree in sides if repeat % 2 == 0 else sides[::-1]:
-                runs[name].append(wall_time(command, tree))
+        runs = take_turns(
+            [
+                ("ours", lambda _, c=command: wall_time(c, None)),
+                ("baseline", lambda _, c=command: wall_time(c, baseline)),
+            ],
+            repeats,
+        )
         summary = {
             name: {"median_s": round(statistics.median(v), 3), "mean_s": round(statistics.fmean(v), 3)}
             for name, v in runs.items()

@@ -75,16 +75,19 @@ def _summary(runs: list[float]) -> dict[str, float]:
 
 def compare(baseline: Path, steps: int, repeats: int) -> dict[str, dict[str, object]]:
     """Ours against ``baseline``'s tree, interleaved, per case and policy."""
+    from common import take_turns  # not at the top: a baseline's worker runs this file with its own tradingbot
+
     results: dict[str, dict[str, object]] = {}
     for case in CASES:
         for policy in POLICIES:
-            ours: list[float] = []
-            theirs: list[float] = []
-            for repeat in range(repeats):
-                sides = [(ours, None), (theirs, baseline)]
-                for runs, tree in sides if repeat % 2 == 0 else sides[::-1]:
-                    runs.append(_in_subprocess(case, policy, steps, repeat, tree))
-            mine, base = _summary(ours), _summary(theirs)
+            runs = take_turns(
+                [
+                    ("ours", lambda seed, c=case, p=policy: _in_subprocess(c, p, steps, seed, None)),
+                    ("baseline", lambda seed, c=case, p=policy: _in_subprocess(c, p, steps, seed, baseline)),
+                ],
+                repeats,
+            )
+            mine, base = _summary(runs["ours"]), _summary(runs["baseline"])
             ratio = round(mine["median"] / base["median"], 2)
             results[f"{case}/{policy}"] = {"ours": mine, "baseline": base, "ratio_median": ratio}
             print(

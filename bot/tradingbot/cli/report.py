@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-from tradingbot_contract import env
+from tradingbot.cli.settings import journal_of
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,9 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the page; a journal that cannot be read, or a page that cannot be written, is exit 2 on stderr."""
-    target = args.journal or os.environ.get(env.JOURNAL.name)
-    if not target:
-        print("tradingbot report: name the journal with --journal or JOURNAL", file=sys.stderr)
+    target = journal_of(args, "report")
+    if target is None:
         return 2
     from tradingbot.books.history import load_fills  # noqa: PLC0415 - heavy imports after parsing
     from tradingbot.books.journal import JournalError  # noqa: PLC0415

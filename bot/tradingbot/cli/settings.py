@@ -1,5 +1,5 @@
-"""The settings as flags of the commands that take them (``run``, ``pretrain``, ``evaluate``), and the
-settings those flags and the environment make."""
+"""The settings as flags of the commands that take them (``run``, ``pretrain``, ``evaluate``), the settings
+those flags and the environment make, and the journal the reading commands (``trades``, ``report``) read."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 import sys
 
 from tradingbot.config import Settings, SettingsError, load_settings, setting_sources
+from tradingbot_contract import env
 
 
 def add_setting_flags(command: argparse.ArgumentParser) -> None:
@@ -35,3 +36,11 @@ def settings_of(args: argparse.Namespace) -> Settings | None:
     except SettingsError as error:
         print(f"tradingbot: {error}", file=sys.stderr)
         return None
+
+
+def journal_of(args: argparse.Namespace, command: str) -> str | None:
+    """The journal ``--journal`` or ``JOURNAL`` names; ``None`` after telling ``tradingbot command`` needs one."""
+    target: str | None = args.journal or os.environ.get(env.JOURNAL.name)
+    if not target:
+        print(f"tradingbot {command}: name the journal with --journal or JOURNAL", file=sys.stderr)
+    return target or None

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import sys
 
-from tradingbot_contract import env
+from tradingbot.cli.settings import journal_of
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,9 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """The fills on stdout; a journal that cannot be read, or a bad filter, is exit 2 with a message."""
-    target = args.journal or os.environ.get(env.JOURNAL.name)
-    if not target:
-        print("tradingbot trades: name the journal with --journal or JOURNAL", file=sys.stderr)
+    target = journal_of(args, "trades")
+    if target is None:
         return 2
     from tradingbot.books.history import load_fills, since_ms, write_trades  # noqa: PLC0415 - after parsing
     from tradingbot.books.journal import JournalError  # noqa: PLC0415

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 TRADE = "trade budget"
 POSITION = "position budget"
@@ -137,10 +137,9 @@ class Sizing:
     """Why the buy is refused (``quantity == 0``)."""
 
 
-@dataclass(frozen=True, slots=True)
-class EntryCandidate:
+class EntryCandidate(NamedTuple):
     """A buy the action mask asks about: the underlying, the contract it resolves to and what is known of
-    its data and quote."""
+    its data and quote (a tuple: the mask builds one per buy action and underlying every step)."""
 
     underlying: str
     action: str
@@ -251,18 +250,24 @@ class RiskManager:
         """Contracts a buy of ``ticker`` (``held`` already held) may take at ``cost_per_contract`` USD (the ask
         times the multiplier, plus fees), and the limit that bound it."""
         limits, equity = self.limits, exposure.equity
-        room = {
-            TRADE: limits.trade * equity,
-            POSITION: limits.position * equity - exposure.by_position.get(ticker, 0.0),
-            UNDERLYING: limits.underlying * equity - exposure.by_underlying.get(underlying, 0.0),
-            TOTAL: limits.total * equity - exposure.total,
-            FLOOR: exposure.cash - self.floor,
-        }
-        counts = {name: math.floor(max(value, 0.0) / cost_per_contract) for name, value in room.items()}
-        counts[TRADE_CAP] = limits.contracts_per_trade
-        counts[POSITION_CAP] = limits.contracts_per_position - held
-        binding = min(counts, key=lambda name: counts[name])
-        quantity = max(counts[binding], 0)
+        rooms = (  # USD each budget and the floor leave
+            (TRADE, limits.trade * equity),
+            (POSITION, limits.position * equity - exposure.by_position.get(ticker, 0.0)),
+            (UNDERLYING, limits.underlying * equity - exposure.by_underlying.get(underlying, 0.0)),
+            (TOTAL, limits.total * equity - exposure.total),
+            (FLOOR, exposure.cash - self.floor),
+        )
+        caps = ((TRADE_CAP, limits.contracts_per_trade), (POSITION_CAP, limits.contracts_per_position - held))
+        # the fewest contracts any limit allows; on a tie the first limit in this order binds
+        binding, fewest, left = TRADE, math.inf, 0.0
+        for name, room in rooms:
+            count = math.floor(max(room, 0.0) / cost_per_contract)
+            if count < fewest:
+                binding, fewest, left = name, count, room
+        for name, cap in caps:
+            if cap < fewest:
+                binding, fewest = name, cap
+        quantity = max(int(fewest), 0)
         if quantity >= limits.contracts_per_trade:
             return Sizing(limits.contracts_per_trade, None)
         if quantity > 0:
@@ -280,5 +285,5 @@ class RiskManager:
             0,
             binding,
             f"{binding}: one contract of {ticker} costs ${cost_per_contract:,.2f}, "
-            f"${max(room[binding], 0.0):,.2f} left",
+            f"${max(left, 0.0):,.2f} left",
         )
