@@ -411,14 +411,16 @@ class PaperTradingEnvironment:
     def _buy_size(self, i: int, action: int, exposure: Exposure) -> Sizing:
         """How many contracts buy ``action`` on underlying ``i`` takes now (0, with the reason, if none)."""
         view = self._views[i]
-        symbol, name = self.symbols[i], ACTIONS[action].name
+        symbol = self.symbols[i]
+        untrusted = None if view.tradable and view.chain is not None else view.problem or symbol
+        gate = self.risk.underlying_gate(untrusted, self.suspended)
+        if gate is not None:
+            return Sizing(0, None, gate)
+        assert view.chain is not None  # a tradable underlying has a chain
         open_positions = len(self.portfolio.positions)
-        if not view.tradable or view.chain is None:
-            untrusted = EntryCandidate(symbol, name, None, view.problem or symbol)
-            return self.risk.entry(exposure, untrusted, self.suspended, open_positions)
         target = view.buy_targets[BUY_ACTIONS.index(action)]
         if target < 0:
-            return self.risk.entry(exposure, EntryCandidate(symbol, name, None), self.suspended, open_positions)
+            return self.risk.entry(exposure, EntryCandidate(symbol, ACTIONS[action].name, None), open_positions)
         chain = view.chain
         contract = chain.contracts[target]
         bid, ask = float(chain.bid[target]), float(chain.ask[target])
@@ -426,13 +428,13 @@ class PaperTradingEnvironment:
         problem = quote_problem(bid, ask, self.config.data.option_spread)
         candidate = EntryCandidate(
             symbol,
-            name,
+            ACTIONS[action].name,
             contract.ticker,
             quote_problem=problem,
             held=held.quantity if held else 0,
             cost_per_contract=self.portfolio.buy_cost(contract, 1, ask) if problem is None else math.inf,
         )
-        return self.risk.entry(exposure, candidate, self.suspended, open_positions)
+        return self.risk.entry(exposure, candidate, open_positions)
 
     def _sellable(self, i: int, selector: CloseSelector) -> list[Position]:
         """Positions on underlying ``i`` that ``selector`` closes and that have a positive bid now."""

@@ -1,8 +1,9 @@
 """Risk rules: the one place that decides whether a new position may be opened, and how many contracts.
 
 The action mask consults this module, so no action these rules forbid can be sampled. Every gate of an
-entry is here (:meth:`RiskManager.entry`): trustworthy data, a listed contract with a valid quote, no
-suspension, no tripped protection, the open-positions limit, then the budgets. Exits are never blocked by
+entry is here: per underlying (:meth:`RiskManager.underlying_gate`) trustworthy data, no suspension, no
+tripped protection; per contract (:meth:`RiskManager.entry`) a listed contract with a valid quote, the
+open-positions limit, then the budgets. Exits are never blocked by
 these rules (only a journal that refuses writes stops every trade, exits too: the environment's rule).
 Money is in USD; fractions are of **equity**, the account's marked value now (cash plus its options at
 their mids), unless a rule says otherwise.
@@ -146,8 +147,6 @@ class EntryCandidate(NamedTuple):
     """The action's name, for a refusal's reason."""
     ticker: str | None
     """The contract it resolves to (``None``: none is listed near its target)."""
-    data_problem: str | None = None
-    """Why the underlying's data cannot be trusted now (``None``: it can)."""
     quote_problem: str | None = None
     """Why the contract's quote is not valid (``None``: it is)."""
     held: int = 0
@@ -230,14 +229,17 @@ class RiskManager:
         halt = self.halt()
         return halt[1] if halt is not None else None
 
-    def entry(self, exposure: Exposure, candidate: EntryCandidate, suspended: bool, open_positions: int) -> Sizing:
-        """How many contracts the buy ``candidate`` may take now (0, with the reason, when any gate refuses
-        it), ``open_positions`` being the options the account holds."""
-        if candidate.data_problem is not None:
-            return Sizing(0, None, f"no trustworthy market data for {candidate.data_problem}")
-        blocked = self.entry_block(suspended)
-        if blocked is not None:
-            return Sizing(0, None, blocked)
+    def underlying_gate(self, data_problem: str | None, suspended: bool) -> str | None:
+        """Why no entry on an underlying may open now: its data cannot be trusted (``data_problem``), entries
+        are suspended or a protection tripped; ``None`` when its contracts may be weighed one by one
+        (:meth:`entry`)."""
+        if data_problem is not None:
+            return f"no trustworthy market data for {data_problem}"
+        return self.entry_block(suspended)
+
+    def entry(self, exposure: Exposure, candidate: EntryCandidate, open_positions: int) -> Sizing:
+        """How many contracts the buy ``candidate`` may take now (0, with the reason, when a gate refuses
+        it), ``open_positions`` being the options the account holds; ask :meth:`underlying_gate` first."""
         if candidate.ticker is None:
             return Sizing(0, None, f"no listed contract for {candidate.action} on {candidate.underlying}")
         if candidate.quote_problem is not None:
