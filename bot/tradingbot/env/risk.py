@@ -286,6 +286,5 @@ class RiskManager:
         return Sizing(
             0,
             binding,
-            f"{binding}: one contract of {ticker} costs ${cost_per_contract:,.2f}, "
-            f"${max(left, 0.0):,.2f} left",
+            f"{binding}: one contract of {ticker} costs ${cost_per_contract:,.2f}, ${max(left, 0.0):,.2f} left",
         )
