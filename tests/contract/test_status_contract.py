@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tiny import TINY_ENV
 from tradingbot.build import build_trader
 from tradingbot.config import load_settings
 from tradingbot.service.status import status_document
@@ -48,8 +49,7 @@ def document(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             "MODEL_DIR": str(root / "models"),
             "JOURNAL": "memory",
             "UPDATE_FREQUENCY": "10",
-            **{name: "8" for name in ("FEATURE_HIDDEN", "MLP_HIDDEN", "POLICY_HIDDEN")},
-            "SEQUENCE_WINDOW": "4",
+            **TINY_ENV,
         }
     )
     trader = build_trader(settings)

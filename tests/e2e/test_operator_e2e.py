@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 import urllib.request
 
 import pytest
 import yaml
 
+from bot_process import spawn
 from e2e_support import BOT_PORT, ROOT, eventually
 
 pytestmark = pytest.mark.timeout(240)
@@ -54,12 +52,8 @@ def test_a_sample_becomes_a_running_bot_that_kubectl_reports(cluster, operator, 
     assert condition(cluster, "options-bot", "Ready")["reason"] == "Running"
 
     # a real bot answers the operator's /status poll (the URL the Service would route to, on 127.0.0.1 here)
-    log = (tmp_path / "bot.log").open("w")
-    bot_process = subprocess.Popen(
+    bot_process = spawn(
         [
-            sys.executable,
-            "-m",
-            "tradingbot",
             "run",
             "--policy",
             "hold",  # a random bot soon trips its daily loss limit (Halted True), at a time that varies with load
@@ -72,9 +66,7 @@ def test_a_sample_becomes_a_running_bot_that_kubectl_reports(cluster, operator, 
             "--checkpoint-dir",
             str(tmp_path / "ckpt"),
         ],
-        env=dict(os.environ, PYTHONUNBUFFERED="1"),
-        stdout=log,
-        stderr=subprocess.STDOUT,
+        tmp_path / "bot.log",
     )
     try:
         eventually(

@@ -24,6 +24,7 @@ import yaml
 
 import kubeemu
 import promop
+from bot_process import spawn
 from prom_support import endpoint_discovery_labels, local_config, pod_discovery_labels
 from tradingbot_operator import builders
 from tradingbot_operator.spec import parse_spec
@@ -82,14 +83,13 @@ def http(url: str, method: str = "GET", body: dict | None = None, content_type: 
 
 
 def bot_process(tmp_path: Path, port: int) -> subprocess.Popen:
-    return start(
+    return spawn(
         [
-            sys.executable, "-m", "tradingbot", "run", "--host", "127.0.0.1", "--port", str(port),
+            "run", "--host", "127.0.0.1", "--port", str(port),
             "--symbols", "SPY,QQQ", "--step-interval", "0.02", "--update-frequency", "20", "--save-frequency", "30",
             "--checkpoint-dir", str(tmp_path / "checkpoints"), "--max-steps", "1000000", "--bot-name", BOT,
         ],
         tmp_path / "bot.log",
-        env=dict(os.environ, PYTHONUNBUFFERED="1"),
     )  # fmt: skip
 
 

@@ -4,14 +4,12 @@ and its password shows nowhere."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
 
-from bot_process import SMALL_AGENT, BotProcess
+from bot_process import SMALL_AGENT, BotProcess, tradingbot
 from postgres_support import PASSWORD, Postgres, postgres_bin
 from tradingbot.books.journal import open_journal
 from tradingbot.books.recovery import rebuild
@@ -82,10 +80,7 @@ def test_bots_share_one_postgres_journal_resume_from_it_and_never_show_its_passw
     assert f"{counts['bot-spy']} fills replayed" in resumed and f"cash ${books.cash:,.2f}" in resumed
     assert PASSWORD not in again.output() and "postgresql://tradingbot:***@" in resumed
 
-    listing = subprocess.run(
-        [sys.executable, "-m", "tradingbot", "trades", "--format", "json", "--bot", "bot-qqq"],
-        capture_output=True, text=True, timeout=60, check=False, env={"JOURNAL": postgres.url, "PATH": "/usr/bin:/bin"},
-    )  # fmt: skip
+    listing = tradingbot("trades", "--format", "json", "--bot", "bot-qqq", env={"JOURNAL": postgres.url})
     assert listing.returncode == 0, listing.stderr
     assert {t["underlying"] for t in json.loads(listing.stdout)} == {"QQQ"}
 
