@@ -10,16 +10,42 @@ import sys
 from tradingbot.config import Settings, SettingsError, load_settings, setting_sources
 from tradingbot_contract import env
 
+GROUPS = {
+    "": "the bot (TradingBot spec)",
+    "marketData": "market data (spec.marketData)",
+    "dataQuality": "data it refuses (spec.dataQuality)",
+    "trading": "trading (spec.trading)",
+    "risk": "risk budget (spec.risk)",
+    "agent": "the agent's network (spec.agent)",
+    "learning": "learning (spec.learning)",
+    "storage": "storage (spec.storage)",
+    "s3": "S3 mirror (spec.s3; its keys only from the environment)",
+    "secret": "the journal (spec.journal)",
+    "operator": "the pod's layout (the operator sets these)",
+    "local": "running by hand",
+}
+"""The help's sections, as the TradingBot spec groups the settings (the contract's ``spec`` paths)."""
+
+
+def _group(variable: env.Variable) -> str:
+    """The help section of ``variable``: its spec group, else who sets it."""
+    if variable.spec is None:
+        return variable.source
+    return variable.spec.split(".")[0] if "." in variable.spec else ""
+
 
 def add_setting_flags(command: argparse.ArgumentParser) -> None:
-    """Every setting's flag (``--preset`` too, for ``--market-preset``); secrets come only from the environment."""
+    """Every setting's flag (``--preset`` too, for ``--market-preset``), in sections as the TradingBot spec
+    groups them; secrets come only from the environment."""
+    variables = env.by_name()
+    sections = {key: command.add_argument_group(title) for key, title in GROUPS.items()}
     for name, (variable, flag) in setting_sources().items():
         if not flag:
             continue
         field = Settings.model_fields[name]
         default = field.default
         shown = ",".join(default) if isinstance(default, tuple) else "unset" if default is None else default
-        command.add_argument(
+        sections[_group(variables[variable])].add_argument(
             flag,
             *(("--preset",) if name == "market_preset" else ()),
             dest=name,
