@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from tradingbot.market.massive.constants import stream_urls
+from tradingbot.market.massive.constants import Feed, stream_urls
 from tradingbot.redaction import url_password
 from tradingbot_contract import env
 
@@ -69,7 +69,7 @@ class Settings(BaseModel):
         "market data: sim (the built-in seeded simulator), massive (Massive real-time data; needs "
         "MASSIVE_API_KEY) or replay (a --record file, see REPLAY_FILE)",
     )
-    massive_feed: Literal["realtime", "delayed"] = _setting(
+    massive_feed: Feed = _setting(
         env.MASSIVE_FEED, "--feed", "Massive WebSocket feed: realtime or delayed (15 minutes)"
     )
     massive_ws_url: str | None = _setting(
