@@ -72,6 +72,7 @@ bench: $(VENV)/.test
 	$(PY) bench/ingest.py
 	$(PY) bench/journal.py
 	$(PY) bench/edge_bound.py
+	$(PY) bench/cli_startup.py
 
 images:
 	$(ENGINE) build -f Dockerfile.bot --build-arg BASE_IMAGE=$(BASE_IMAGE) --build-arg TORCH=$(TORCH) \
