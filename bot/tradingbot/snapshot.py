@@ -128,10 +128,10 @@ def snapshot(trader: Trader) -> Snapshot:
         symbols=env.symbols,
         portfolio=_portfolio(env),
         suspended=env.suspended,
-        risk_halted=env.risk_halted,
+        risk_halted=halt is not None,
         halt_limit=halt[0] if halt is not None else None,
         entry_block=env.entry_block(),
-        risk=_risk(env),
+        risk=_risk(env, halt),
         data_problems=env.data_problems(),
         books_blocked=env.books_blocked,
         journal=None
@@ -176,13 +176,12 @@ def _portfolio(env: PaperTradingEnvironment) -> PortfolioView:
     )
 
 
-def _risk(env: PaperTradingEnvironment) -> RiskView:
+def _risk(env: PaperTradingEnvironment, halt: tuple[str, str] | None) -> RiskView:
     """The risk budget, how much of it is used, the protections' state and the limit that binds (USD,
-    fractions of equity)."""
+    fractions of equity); ``halt``: the protection that stops entries now, if any."""
     risk, exposure = env.risk, env.exposure()
     limits = risk.limits
     equity = exposure.equity
-    halt = risk.halt()
     sizing = env.last_sizing
     binding = halt[0] if halt is not None else (sizing[1].binding if sizing is not None else None)
     status = {
